@@ -1,0 +1,1 @@
+"""fairgate's catalog: the store, ingest, search, serialisation, the web app and the CLI."""

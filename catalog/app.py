@@ -1,0 +1,79 @@
+"""The FastAPI application factory: a composition of routers, nothing more.
+
+Behaviour lives in the packages that own it; this module only wires them together
+and turns known exceptions into JSON errors with a code and a human message.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from catalog.context import Context, open_context
+from catalog.settings import Settings, get_settings
+from catalog.store import Conflict, NotFound, StoreError
+
+log = logging.getLogger("fairgate")
+
+# Router modules, each exposing ``router`` (an APIRouter). Order matters for the
+# catch-all page routes, which come last.
+_ROUTER_MODULES: list[str] = []
+
+
+def create_app(settings: Settings | None = None, context: Context | None = None) -> FastAPI:
+    settings = settings or (context.settings if context else get_settings())
+    ctx = context or open_context(settings)
+    app = FastAPI(
+        title="fairgate",
+        description="FAIR catalog of health datasets and dynamic-consent registry",
+        version="0.1.0",
+    )
+    app.state.ctx = ctx
+    for name in _ROUTER_MODULES:
+        module = importlib.import_module(name)
+        module.router_setup(app, ctx) if hasattr(module, "router_setup") else app.include_router(module.router)
+    _install_error_handlers(app)
+    return app
+
+
+def _error(status: int, code: str, message: str, **extra: object) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message, **extra}}, status_code=status)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(NotFound)
+    async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
+        return _error(404, exc.code, str(exc))
+
+    @app.exception_handler(Conflict)
+    async def _conflict(_: Request, exc: Conflict) -> JSONResponse:
+        return _error(409, exc.code, str(exc))
+
+    @app.exception_handler(StoreError)
+    async def _store(_: Request, exc: StoreError) -> JSONResponse:
+        return _error(400, exc.code, str(exc))
+
+    @app.exception_handler(ValidationError)
+    async def _invalid(_: Request, exc: ValidationError) -> JSONResponse:
+        problems = [
+            {"field": ".".join(str(p) for p in e["loc"]), "reason": e["msg"]}
+            for e in exc.errors(include_input=False)
+        ]
+        return _error(422, "invalid", "the record is not valid; fix every listed field", problems=problems)
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"field": ".".join(str(p) for p in e["loc"]), "reason": e["msg"]} for e in exc.errors()
+        ]
+        return _error(422, "invalid_request", "the request is not valid; fix every listed field", problems=problems)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return _error(500, "internal", "something went wrong on our side; try again, and tell the operator if it persists")

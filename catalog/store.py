@@ -1,0 +1,441 @@
+"""The catalog store: datasets with GUIDs, append-only revisions, tombstones, optimistic concurrency.
+
+All writes to datasets go through :class:`Store`. It never talks to the search index
+directly: it tells its subscribers (for example the indexer) what changed after each
+commit, so the index stays derived data that ``fairgate reindex`` can rebuild.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from catalog import guid as guids
+from catalog.db import make_sessionmaker
+from catalog.tables import DatasetRow, RevisionRow
+from schemas import Dataset
+
+SaveStatus = Literal["created", "updated", "unchanged", "restored"]
+ChangeKind = Literal["created", "updated", "restored", "tombstoned"]
+
+
+class StoreError(Exception):
+    """Base of store errors; ``code`` is stable for API clients."""
+
+    code = "store_error"
+
+
+class NotFound(StoreError):
+    code = "not_found"
+
+
+class Conflict(StoreError):
+    """An edit was based on a revision that is no longer current (HTTP 409)."""
+
+    code = "stale_revision"
+
+
+@dataclass(frozen=True)
+class StoredDataset:
+    """A dataset as the store holds it, with its bookkeeping."""
+
+    dataset: Dataset
+    guid: str
+    revision: int
+    status: Literal["active", "tombstoned"]
+    content_hash: str
+    created_at: datetime
+    updated_at: datetime
+    source_guid: str | None = None
+    upstream_id: str | None = None
+    tombstone_reason: str | None = None
+    tombstoned_at: datetime | None = None
+
+    @property
+    def is_tombstone(self) -> bool:
+        return self.status == "tombstoned"
+
+
+@dataclass(frozen=True)
+class Revision:
+    guid: str
+    number: int
+    content_hash: str
+    activity: str
+    actor: str
+    reason: str | None
+    created_at: datetime
+    dataset: Dataset
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    guid: str
+    revision: int
+    status: SaveStatus
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a subscriber hears after a commit."""
+
+    kind: ChangeKind
+    guid: str
+    stored: StoredDataset
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[StoredDataset]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class NewRecord:
+    """One record for :meth:`Store.save_many`."""
+
+    dataset: Dataset
+    upstream_id: str | None = None
+
+
+Subscriber = Callable[[Sequence[Change]], None]
+
+
+def content_hash(content: dict[str, Any]) -> str:
+    """SHA-256 of the canonical JSON of a record's content."""
+    blob = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes even for timezone=True columns; we only store UTC.
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def _encode_cursor(row_id: int) -> str:
+    return base64.urlsafe_b64encode(str(row_id).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> int:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        return int(base64.urlsafe_b64decode(padded.encode()).decode())
+    except Exception as exc:
+        raise StoreError(f"cursor {cursor!r} is not one this server handed out; start again without it") from exc
+
+
+class Store:
+    """Datasets and their revisions in one SQL database."""
+
+    def __init__(self, engine: Engine, guid_prefix: str) -> None:
+        self.engine = engine
+        self.guid_prefix = guid_prefix
+        self._sessions = make_sessionmaker(engine)
+        self._subscribers: list[Subscriber] = []
+
+    # --- subscriptions -------------------------------------------------------------------
+
+    def subscribe(self, subscriber: Subscriber) -> None:
+        """Call ``subscriber`` with the changes of each commit, after the commit."""
+        self._subscribers.append(subscriber)
+
+    def _publish(self, changes: Sequence[Change]) -> None:
+        if changes:
+            for sub in self._subscribers:
+                sub(changes)
+
+    # --- reads ---------------------------------------------------------------------------
+
+    def get(self, guid: str) -> StoredDataset:
+        with self._sessions() as s:
+            row = s.scalar(select(DatasetRow).where(DatasetRow.guid == guid))
+            if row is None:
+                raise NotFound(f"no dataset with GUID {guid!r}; check the identifier or search the catalog")
+            return _stored(row)
+
+    def find(self, guid: str) -> StoredDataset | None:
+        try:
+            return self.get(guid)
+        except NotFound:
+            return None
+
+    def count(self, *, include_tombstones: bool = False) -> int:
+        with self._sessions() as s:
+            q = select(func.count()).select_from(DatasetRow)
+            if not include_tombstones:
+                q = q.where(DatasetRow.status == "active")
+            return int(s.scalar(q) or 0)
+
+    def page(self, *, limit: int = 50, cursor: str | None = None, include_tombstones: bool = False) -> Page:
+        """Datasets in insertion order, ``limit`` at a time; keyset paging by an opaque cursor."""
+        limit = max(1, min(limit, 1000))
+        after = _decode_cursor(cursor) if cursor else 0
+        with self._sessions() as s:
+            q = select(DatasetRow).where(DatasetRow.id > after).order_by(DatasetRow.id).limit(limit + 1)
+            if not include_tombstones:
+                q = q.where(DatasetRow.status == "active")
+            rows = list(s.scalars(q))
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return Page([_stored(r) for r in rows], _encode_cursor(rows[-1].id) if more and rows else None)
+
+    def iter_all(self, *, include_tombstones: bool = False, batch: int = 500) -> Iterator[StoredDataset]:
+        """Every dataset, streamed in batches (bounded memory)."""
+        cursor: str | None = None
+        while True:
+            page = self.page(limit=batch, cursor=cursor, include_tombstones=include_tombstones)
+            yield from page.items
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    def guids_of_source(self, source_guid: str) -> dict[str, str]:
+        """``upstream id -> GUID`` of the active records harvested from ``source_guid``."""
+        with self._sessions() as s:
+            rows = s.execute(
+                select(DatasetRow.upstream_id, DatasetRow.guid).where(
+                    DatasetRow.source_guid == source_guid, DatasetRow.status == "active"
+                )
+            )
+            return {u: g for u, g in rows if u is not None}
+
+    def revisions(self, guid: str) -> list[Revision]:
+        with self._sessions() as s:
+            rows = list(
+                s.scalars(
+                    select(RevisionRow).where(RevisionRow.dataset_guid == guid).order_by(RevisionRow.number)
+                )
+            )
+        if not rows:
+            self.get(guid)  # raises NotFound with a helpful message
+        return [_revision(r) for r in rows]
+
+    def revision(self, guid: str, number: int) -> Revision:
+        with self._sessions() as s:
+            row = s.scalar(
+                select(RevisionRow).where(RevisionRow.dataset_guid == guid, RevisionRow.number == number)
+            )
+        if row is None:
+            raise NotFound(f"dataset {guid!r} has no revision {number}")
+        return _revision(row)
+
+    # --- writes --------------------------------------------------------------------------
+
+    def derive_guid(self, source_guid: str, upstream_id: str) -> str:
+        return guids.derive(self.guid_prefix, source_guid, upstream_id)
+
+    def save(
+        self,
+        dataset: Dataset,
+        *,
+        actor: str,
+        activity: str = "edit",
+        reason: str | None = None,
+        expected_revision: int | None = None,
+        source_guid: str | None = None,
+        upstream_id: str | None = None,
+    ) -> SaveResult:
+        """Create or update one dataset. Identical content writes nothing.
+
+        ``expected_revision`` makes the edit conditional: if the dataset has moved on since
+        that revision, :class:`Conflict` is raised and nothing is written.
+        """
+        results, changes = self._write(
+            [NewRecord(dataset, upstream_id)],
+            actor=actor,
+            activity=activity,
+            reason=reason,
+            source_guid=source_guid,
+            expected={0: expected_revision} if expected_revision is not None else {},
+        )
+        self._publish(changes)
+        return results[0]
+
+    def save_many(
+        self,
+        records: Iterable[NewRecord],
+        *,
+        actor: str,
+        activity: str,
+        reason: str | None = None,
+        source_guid: str | None = None,
+    ) -> list[SaveResult]:
+        """Save a batch in one transaction: all of it lands or none of it does."""
+        results, changes = self._write(
+            list(records), actor=actor, activity=activity, reason=reason, source_guid=source_guid, expected={}
+        )
+        self._publish(changes)
+        return results
+
+    def tombstone(self, guid: str, *, reason: str, actor: str) -> SaveResult:
+        """Withdraw a dataset: it stays resolvable (HTTP 410) with its last metadata and the reason."""
+        return self.tombstone_many([guid], reason=reason, actor=actor)[0]
+
+    def tombstone_many(self, guid_list: Sequence[str], *, reason: str, actor: str) -> list[SaveResult]:
+        if not reason.strip():
+            raise StoreError("a tombstone needs a reason (it is shown to everyone who resolves the GUID)")
+        now = _now()
+        results: list[SaveResult] = []
+        changes: list[Change] = []
+        with self._sessions.begin() as s:
+            for guid in guid_list:
+                row = s.scalar(select(DatasetRow).where(DatasetRow.guid == guid).with_for_update())
+                if row is None:
+                    raise NotFound(f"no dataset with GUID {guid!r} to tombstone")
+                if row.status == "tombstoned":
+                    results.append(SaveResult(guid, row.revision, "unchanged"))
+                    continue
+                row.revision += 1
+                row.status = "tombstoned"
+                row.tombstone_reason = reason
+                row.tombstoned_at = now
+                row.updated_at = now
+                s.add(_revision_row(row, "tombstone", actor, reason, now))
+                results.append(SaveResult(guid, row.revision, "updated"))
+                changes.append(Change("tombstoned", guid, _stored(row)))
+        self._publish(changes)
+        return results
+
+    def _write(
+        self,
+        records: list[NewRecord],
+        *,
+        actor: str,
+        activity: str,
+        reason: str | None,
+        source_guid: str | None,
+        expected: dict[int, int],
+    ) -> tuple[list[SaveResult], list[Change]]:
+        now = _now()
+        prepared: list[tuple[str, Dataset, dict[str, Any], str, str | None]] = []
+        for rec in records:
+            ds = rec.dataset
+            if ds.guid:
+                guid = ds.guid
+            elif source_guid and rec.upstream_id:
+                guid = self.derive_guid(source_guid, rec.upstream_id)
+            else:
+                guid = guids.mint(self.guid_prefix)
+            content = ds.content()
+            prepared.append((guid, ds, content, content_hash(content), rec.upstream_id))
+
+        results: list[SaveResult] = []
+        changes: list[Change] = []
+        with self._sessions.begin() as s:
+            existing = _load_existing(s, [p[0] for p in prepared])
+            for i, (guid, ds, content, digest, upstream_id) in enumerate(prepared):
+                row = existing.get(guid)
+                if i in expected and (row is None or row.revision != expected[i]):
+                    current = "none" if row is None else str(row.revision)
+                    raise Conflict(
+                        f"dataset {guid} is at revision {current}, not {expected[i]}: "
+                        "reload it, reapply your edit and save again"
+                    )
+                if row is None:
+                    row = DatasetRow(
+                        guid=guid,
+                        revision=1,
+                        content_hash=digest,
+                        content=content,
+                        status="active",
+                        source_guid=source_guid,
+                        upstream_id=upstream_id,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                    s.add(row)
+                    existing[guid] = row
+                    s.add(_revision_row(row, activity, actor, reason, now))
+                    results.append(SaveResult(guid, 1, "created"))
+                    changes.append(Change("created", guid, _stored(row, ds)))
+                    continue
+                restored = row.status == "tombstoned"
+                if row.content_hash == digest and not restored:
+                    results.append(SaveResult(guid, row.revision, "unchanged"))
+                    continue
+                row.revision += 1
+                row.content_hash = digest
+                row.content = content
+                row.updated_at = now
+                if restored:
+                    row.status = "active"
+                    row.tombstone_reason = None
+                    row.tombstoned_at = None
+                if source_guid and row.source_guid is None:
+                    row.source_guid, row.upstream_id = source_guid, upstream_id
+                s.add(_revision_row(row, activity, actor, reason, now))
+                kind: SaveStatus = "restored" if restored else "updated"
+                results.append(SaveResult(guid, row.revision, kind))
+                changes.append(Change(kind, guid, _stored(row, ds)))
+        return results, changes
+
+
+def _load_existing(s: Session, guid_list: list[str]) -> dict[str, DatasetRow]:
+    found: dict[str, DatasetRow] = {}
+    # Chunked IN lists keep us under SQLite's bound-parameter limit on big batches.
+    for start in range(0, len(guid_list), 500):
+        chunk = guid_list[start : start + 500]
+        for row in s.scalars(select(DatasetRow).where(DatasetRow.guid.in_(chunk)).with_for_update()):
+            found[row.guid] = row
+    return found
+
+
+def _revision_row(row: DatasetRow, activity: str, actor: str, reason: str | None, now: datetime) -> RevisionRow:
+    return RevisionRow(
+        dataset_guid=row.guid,
+        number=row.revision,
+        content_hash=row.content_hash,
+        content=row.content,
+        activity=activity,
+        actor=actor,
+        reason=reason,
+        created_at=now,
+    )
+
+
+def _dataset(guid: str, content: dict[str, Any]) -> Dataset:
+    return Dataset.model_validate({**content, "guid": guid})
+
+
+def _stored(row: DatasetRow, dataset: Dataset | None = None) -> StoredDataset:
+    ds = dataset.model_copy(update={"guid": row.guid}) if dataset is not None else _dataset(row.guid, row.content)
+    return StoredDataset(
+        dataset=ds,
+        guid=row.guid,
+        revision=row.revision,
+        status="tombstoned" if row.status == "tombstoned" else "active",
+        content_hash=row.content_hash,
+        created_at=_aware(row.created_at) or _now(),
+        updated_at=_aware(row.updated_at) or _now(),
+        source_guid=row.source_guid,
+        upstream_id=row.upstream_id,
+        tombstone_reason=row.tombstone_reason,
+        tombstoned_at=_aware(row.tombstoned_at),
+    )
+
+
+def _revision(row: RevisionRow) -> Revision:
+    return Revision(
+        guid=row.dataset_guid,
+        number=row.number,
+        content_hash=row.content_hash,
+        activity=row.activity,
+        actor=row.actor,
+        reason=row.reason,
+        created_at=_aware(row.created_at) or _now(),
+        dataset=_dataset(row.dataset_guid, row.content),
+    )

@@ -1,0 +1,1 @@
+"""The dynamic-consent registry: pseudonymised subjects, the ledger of their choices, releases."""

@@ -1,0 +1,38 @@
+"""Settings the consent registry owns (``FAIRGATE_*`` environment variables).
+
+The catalog's :class:`catalog.settings.Settings` extends this class, so a deployment has
+one settings object while ``consent`` never imports ``catalog``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConsentSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FAIRGATE_", env_file=None, extra="ignore")
+
+    data_dir: Path = Field(default=Path("var"), description="where the embedded databases and keys live")
+    consent_database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL of the consent registry; default sqlite:///<data_dir>/consent.db"
+    )
+    pseudonym_key_file: Path | None = Field(
+        default=None, description="HMAC key for pseudonyms; default <data_dir>/keys/pseudonym.key (0600)"
+    )
+    steward_token: str | None = Field(
+        default=None, description="bearer token for steward routes; with none set those routes are off (503)"
+    )
+    notice_period_days: int = Field(default=30, ge=0, description="days a category C notice must age")
+    undelivered_notice_denies: bool = Field(default=True, description="an undelivered C notice excludes")
+    deceased_permits: bool = Field(default=True, description="deceased subjects stay included")
+
+    def resolved_consent_database_url(self) -> str:
+        if self.consent_database_url:
+            return self.consent_database_url
+        return f"sqlite:///{(self.data_dir / 'consent.db').as_posix()}"
+
+    def resolved_pseudonym_key_file(self) -> Path:
+        return self.pseudonym_key_file or self.data_dir / "keys" / "pseudonym.key"

@@ -1,0 +1,92 @@
+"""Shared test fixtures: real PostgreSQL databases, the shared real-world corpora, Chromium.
+
+Rules (see README): PostgreSQL tests use ``FAIRGATE_TEST_POSTGRES_URL`` (default
+``postgresql://postgres@127.0.0.1:5432/test``) and skip when it is unreachable, except
+under ``CI=true``, where that is a failure. The same holds for ``../shared/fixtures``
+and for Debian's Chromium. Every test run creates its own databases and drops them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_FIXTURES = ROOT.parent / "shared" / "fixtures"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def skip_or_fail(reason: str) -> None:
+    """Skip with ``reason`` on a user's machine; fail under CI, where everything must run."""
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: this must run in CI)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def shared_fixtures() -> Path:
+    """``../shared/fixtures`` (real-world DCAT, CKAN and SHACL corpora)."""
+    if not SHARED_FIXTURES.is_dir():
+        skip_or_fail(f"real-world corpora not found at {SHARED_FIXTURES}")
+    return SHARED_FIXTURES
+
+
+def _pg_admin_url() -> str:
+    return os.environ.get("FAIRGATE_TEST_POSTGRES_URL", DEFAULT_PG)
+
+
+def _sqlalchemy_url(url: str) -> str:
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+@pytest.fixture(scope="session")
+def pg_database_factory() -> Iterator[Callable[[], str]]:
+    """Make fresh PostgreSQL databases for this run; all are dropped at the end."""
+    import psycopg
+
+    admin = _pg_admin_url()
+    try:
+        conn = psycopg.connect(admin, autocommit=True, connect_timeout=3)
+    except Exception as exc:  # any connection failure means "no server here"
+        skip_or_fail(f"PostgreSQL not reachable at {admin}: {exc}")
+        raise  # unreachable: skip_or_fail raises
+    created: list[str] = []
+    base = admin.rsplit("/", 1)[0]
+
+    def make() -> str:
+        name = f"fairgate_test_{uuid.uuid4().hex[:12]}"
+        conn.execute(f'CREATE DATABASE "{name}"')
+        created.append(name)
+        return _sqlalchemy_url(f"{base}/{name}")
+
+    yield make
+    for name in created:
+        try:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        except Exception:
+            pass
+    conn.close()
+
+
+@pytest.fixture
+def pg_url(pg_database_factory: Callable[[], str]) -> str:
+    """A SQLAlchemy URL of an empty PostgreSQL database of this test's own."""
+    return pg_database_factory()
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    """Path of Debian's Chromium for Playwright's ``executable_path``."""
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not path:
+        skip_or_fail("Debian's chromium is not installed (apt-get install chromium)")
+        raise AssertionError  # unreachable
+    return path
