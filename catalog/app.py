@@ -76,4 +76,6 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error")
-        return _error(500, "internal", "something went wrong on our side; try again, and tell the operator if it persists")
+        return _error(
+            500, "internal", "something went wrong on our side; try again, and tell the operator if it persists"
+        )

@@ -8,6 +8,7 @@ and for Debian's Chromium. Every test run creates its own databases and drops th
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import uuid
@@ -15,6 +16,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from catalog.bootstrap import open_store
+from catalog.settings import Settings
+from catalog.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_FIXTURES = ROOT.parent / "shared" / "fixtures"
@@ -69,10 +74,8 @@ def pg_database_factory() -> Iterator[Callable[[], str]]:
 
     yield make
     for name in created:
-        try:
+        with contextlib.suppress(Exception):
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        except Exception:
-            pass
     conn.close()
 
 
@@ -90,3 +93,24 @@ def chromium_path() -> str:
         skip_or_fail("Debian's chromium is not installed (apt-get install chromium)")
         raise AssertionError  # unreachable
     return path
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh catalog database: a SQLite file, then a real PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'catalog.db'}"
+    factory: Callable[[], str] = request.getfixturevalue("pg_database_factory")
+    return factory()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings for a deployment living in this test's temporary folder."""
+    return Settings(data_dir=tmp_path / "var", database_url=f"sqlite:///{tmp_path / 'var' / 'catalog.db'}")
+
+
+@pytest.fixture
+def store(store_url: str, settings: Settings) -> Store:
+    """A migrated, empty catalog store (runs once on SQLite, once on PostgreSQL)."""
+    return open_store(settings, url=store_url)

@@ -1,0 +1,140 @@
+"""The store keeps every revision, refuses stale edits, and never loses a GUID."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from catalog import guid as guids
+from catalog.store import Change, Conflict, NewRecord, NotFound, Store, StoreError
+from schemas import Dataset
+
+
+def _ds(title: str = "Lung CT", **extra: object) -> Dataset:
+    return Dataset.model_validate({"title": {"en": title, "zh-Hant": "肺部 CT"}, **extra})
+
+
+def test_a_new_dataset_gets_a_guid_under_the_configured_prefix(store: Store) -> None:
+    result = store.save(_ds(), actor="steward")
+    assert result.status == "created" and result.revision == 1
+    assert result.guid.startswith(store.guid_prefix + "/") and guids.is_guid(result.guid)
+    assert store.get(result.guid).dataset.title["en"] == "Lung CT"
+
+
+def test_resaving_identical_content_creates_no_revision(store: Store) -> None:
+    guid = store.save(_ds(), actor="steward").guid
+    again = store.save(store.get(guid).dataset, actor="steward")
+    assert again.status == "unchanged" and again.revision == 1
+    assert len(store.revisions(guid)) == 1
+
+
+def test_every_change_is_kept_as_a_revision_with_who_and_why(store: Store) -> None:
+    guid = store.save(_ds(), actor="alice", reason="first").guid
+    store.save(_ds("Lung CT v2").model_copy(update={"guid": guid}), actor="bob", reason="typo")
+    revs = store.revisions(guid)
+    assert [(r.number, r.actor, r.reason) for r in revs] == [(1, "alice", "first"), (2, "bob", "typo")]
+    assert revs[0].dataset.title["en"] == "Lung CT"
+    assert store.revision(guid, 2).dataset.title["en"] == "Lung CT v2"
+
+
+def test_an_edit_based_on_a_stale_revision_is_refused_and_writes_nothing(store: Store) -> None:
+    guid = store.save(_ds(), actor="a").guid
+    store.save(_ds("v2").model_copy(update={"guid": guid}), actor="a", expected_revision=1)
+    with pytest.raises(Conflict, match="revision 2, not 1"):
+        store.save(_ds("v3").model_copy(update={"guid": guid}), actor="b", expected_revision=1)
+    assert store.get(guid).dataset.title["en"] == "v2"
+    assert len(store.revisions(guid)) == 2
+
+
+def test_harvested_guid_is_derived_from_source_and_upstream_id(store: Store) -> None:
+    source = guids.mint(store.guid_prefix)
+    first = store.save(_ds(), actor="h", source_guid=source, upstream_id="pkg-1")
+    second = store.save(_ds("changed"), actor="h", source_guid=source, upstream_id="pkg-1")
+    assert first.guid == second.guid == guids.derive(store.guid_prefix, source, "pkg-1")
+    assert second.status == "updated"
+    assert store.guids_of_source(source) == {"pkg-1": first.guid}
+
+
+def test_tombstone_keeps_the_record_resolvable_with_its_reason(store: Store) -> None:
+    guid = store.save(_ds(), actor="a").guid
+    store.tombstone(guid, reason="withdrawn at source", actor="harvester")
+    stored = store.get(guid)
+    assert stored.is_tombstone and stored.tombstone_reason == "withdrawn at source"
+    assert stored.dataset.title["en"] == "Lung CT"
+    assert store.count() == 0 and store.count(include_tombstones=True) == 1
+    assert store.revisions(guid)[-1].activity == "tombstone"
+
+
+def test_saving_a_tombstoned_record_restores_it(store: Store) -> None:
+    guid = store.save(_ds(), actor="a").guid
+    store.tombstone(guid, reason="mistake", actor="a")
+    result = store.save(store.get(guid).dataset, actor="a")
+    assert result.status == "restored" and not store.get(guid).is_tombstone
+
+
+def test_a_tombstone_needs_a_reason(store: Store) -> None:
+    guid = store.save(_ds(), actor="a").guid
+    with pytest.raises(StoreError, match="reason"):
+        store.tombstone(guid, reason=" ", actor="a")
+
+
+def test_unknown_guid_is_not_found_with_advice(store: Store) -> None:
+    with pytest.raises(NotFound, match="search the catalog"):
+        store.get("dg.TW01/00000000-0000-0000-0000-000000000000")
+
+
+def test_a_failing_batch_leaves_nothing_half_written(store: Store) -> None:
+    source = guids.mint(store.guid_prefix)
+    store.save_many([NewRecord(_ds("one"), "1")], actor="h", activity="harvest", source_guid=source)
+    one = store.derive_guid(source, "1")
+    # A revision number that is already taken makes the database refuse the batch mid-way.
+    with store.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO dataset_revisions (dataset_guid, number, content_hash, content, activity, actor,"
+                " created_at) VALUES (:g, 2, 'x', '{}', 'x', 'x', CURRENT_TIMESTAMP)"
+            ),
+            {"g": one},
+        )
+    batch = [NewRecord(_ds("two"), "2"), NewRecord(_ds("changed one"), "1")]
+    with pytest.raises(IntegrityError):
+        store.save_many(batch, actor="h", activity="harvest", source_guid=source)
+    assert store.count() == 1
+    assert store.get(one).dataset.title["en"] == "one"
+    assert store.find(store.derive_guid(source, "2")) is None
+
+
+def test_paging_walks_every_record_once(store: Store) -> None:
+    for i in range(7):
+        store.save(_ds(f"d{i}"), actor="a")
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = store.page(limit=3, cursor=cursor)
+        seen.extend(s.dataset.title["en"] for s in page.items)
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert seen == [f"d{i}" for i in range(7)]
+
+
+def test_a_foreign_cursor_is_a_clear_error(store: Store) -> None:
+    with pytest.raises(StoreError, match="start again"):
+        store.page(cursor="!!!")
+
+
+def test_subscribers_hear_changes_after_commit(store: Store) -> None:
+    heard: list[Change] = []
+    store.subscribe(lambda changes: heard.extend(changes))
+    guid = store.save(_ds(), actor="a").guid
+    store.save(store.get(guid).dataset, actor="a")  # unchanged: nothing to hear
+    store.tombstone(guid, reason="gone", actor="a")
+    assert [(c.kind, c.guid) for c in heard] == [("created", guid), ("tombstoned", guid)]
+
+
+def test_revisions_cannot_be_orphaned_by_deleting_a_dataset(store: Store) -> None:
+    guid = store.save(_ds(), actor="a").guid
+    with pytest.raises(Exception), store.engine.begin() as conn:  # noqa: B017 - driver-specific error class
+        conn.execute(text("DELETE FROM datasets WHERE guid = :g"), {"g": guid})
+    assert store.get(guid)
