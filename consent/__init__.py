@@ -1,1 +1,4 @@
-"""The dynamic-consent registry: pseudonymised subjects, the ledger of their choices, releases."""
+"""The dynamic-consent registry: pseudonymised subjects, a tamper-evident ledger, decisions and releases.
+
+Keeps its own database and never imports ``catalog``.
+"""

@@ -1,0 +1,87 @@
+"""The consent database: engine set-up (SQLite or PostgreSQL) and schema creation with append-only triggers.
+
+The one place that knows about dialects; everything else goes through :mod:`consent.registry`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+
+from consent.tables import APPEND_ONLY_TABLES, metadata
+
+
+def make_engine(url: str) -> Engine:
+    """An engine whose write transactions serialise safely on SQLite and whose commits are durable."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=40)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (below)
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")  # an acknowledged event survives a crash
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        # Take the write lock up front: chain heads are read then written in one transaction,
+        # and a deferred transaction would fail to upgrade its lock under concurrent writers.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _sqlite_triggers(table: str) -> list[str]:
+    return [
+        f"CREATE TRIGGER IF NOT EXISTS {table}_no_update BEFORE UPDATE ON {table} "
+        f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END",
+        f"CREATE TRIGGER IF NOT EXISTS {table}_no_delete BEFORE DELETE ON {table} "
+        f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END",
+    ]
+
+
+_PG_FUNCTION = """
+CREATE OR REPLACE FUNCTION consent_append_only() RETURNS trigger AS $$
+BEGIN
+  RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP
+    USING ERRCODE = 'insufficient_privilege';
+END;
+$$ LANGUAGE plpgsql
+"""
+
+
+def _pg_triggers(table: str) -> list[str]:
+    return [
+        f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}",
+        f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON {table} "
+        "FOR EACH STATEMENT EXECUTE FUNCTION consent_append_only()",
+    ]
+
+
+def create_schema(engine: Engine) -> None:
+    """Create every table (idempotent) and the triggers that refuse UPDATE/DELETE on the ledger."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            # Serialise concurrent first starts (several workers) around DDL.
+            conn.execute(text("SELECT pg_advisory_xact_lock(7340021)"))
+        metadata.create_all(conn)
+        if engine.dialect.name == "postgresql":
+            conn.execute(text(_PG_FUNCTION))
+            for table in APPEND_ONLY_TABLES:
+                for statement in _pg_triggers(table):
+                    conn.execute(text(statement))
+        elif engine.dialect.name == "sqlite":
+            for table in APPEND_ONLY_TABLES:
+                for statement in _sqlite_triggers(table):
+                    conn.execute(text(statement))

@@ -1,0 +1,726 @@
+"""The consent registry service: the one write path for enrolments and events, plus reads, report and verify.
+
+Framework-free: the CLI and the API both call :class:`ConsentRegistry`; business rules live in
+:mod:`consent.decide`, :mod:`consent.state` and :mod:`consent.ledger`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import secrets
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import Connection, Engine, bindparam, func, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from consent import tables as t
+from consent.database import create_schema, make_engine
+from consent.decide import Use
+from consent.errors import ConsentError, IdempotencyConflict, NotFound
+from consent.ledger import ChainBreak, checkpoint_hash, sealed, verify_chain
+from consent.pseudonyms import Pseudonymiser, load_or_create_key
+from consent.settings import ConsentSettings
+from consent.state import ALL, StateEntry, StateKey, apply, decide_current
+from schemas.consent import (
+    REFUSALS,
+    Category,
+    ConsentEvent,
+    Decision,
+    Enrolment,
+    EventKind,
+    EventRequest,
+    InstitutionReport,
+    Policy,
+    WithdrawalNotice,
+    format_instant,
+    parse_instant,
+    purposes,
+    utc,
+)
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def policy_from_settings(settings: ConsentSettings) -> Policy:
+    return Policy(
+        notice_period_days=settings.notice_period_days,
+        undelivered_notice_denies=settings.undelivered_notice_denies,
+        deceased_permits=settings.deceased_permits,
+    )
+
+
+def request_hash(request: EventRequest) -> str:
+    """Fingerprint of a request, so a retried idempotency key with different content is refused."""
+    body = request.model_dump(mode="json")
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class EnrolmentInput:
+    subject: str
+    dataset: str
+    institution: str
+    category: Category
+    enrolled_at: datetime
+    case_ids: tuple[str, ...] = ()
+
+
+@dataclass
+class VerifyResult:
+    events_checked: int = 0
+    chains: int = 0
+    first_break: ChainBreak | None = None
+    checkpoint_problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.first_break is None and not self.checkpoint_problems
+
+
+def _row_to_event(row: Any) -> ConsentEvent:
+    return ConsentEvent(
+        event_id=row.event_id,
+        subject=row.subject,
+        seq=row.seq,
+        kind=EventKind(row.kind),
+        scope_dataset=row.scope_dataset,
+        scope_purpose=row.scope_purpose,
+        effective_at=parse_instant(row.effective_at),
+        recorded_at=parse_instant(row.recorded_at),
+        channel=row.channel,
+        actor=row.actor,
+        evidence=row.evidence,
+        institution=row.institution,
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+    )
+
+
+def _event_row(event: ConsentEvent, key: str | None, req_hash: str | None) -> dict[str, Any]:
+    return {
+        "event_id": event.event_id,
+        "subject": event.subject,
+        "seq": event.seq,
+        "kind": event.kind.value,
+        "scope_dataset": event.scope_dataset,
+        "scope_purpose": event.scope_purpose,
+        "effective_at": format_instant(event.effective_at),
+        "recorded_at": format_instant(event.recorded_at),
+        "channel": event.channel.value,
+        "actor": event.actor,
+        "evidence": event.evidence,
+        "institution": event.institution,
+        "idempotency_key": key,
+        "request_hash": req_hash,
+        "prev_hash": event.prev_hash,
+        "hash": event.hash,
+    }
+
+
+def _chunks(items: Sequence[Any], size: int = 5000) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class ConsentRegistry:
+    """Pseudonymised subjects, their enrolments, the ledger of their choices and its current state."""
+
+    def __init__(self, engine: Engine, pseudonymiser: Pseudonymiser, policy: Policy | None = None) -> None:
+        self.engine = engine
+        self.pseudonymiser = pseudonymiser
+        self.policy = policy or Policy()
+        create_schema(engine)
+
+    @classmethod
+    def from_settings(cls, settings: ConsentSettings) -> ConsentRegistry:
+        engine = make_engine(settings.resolved_consent_database_url())
+        key = load_or_create_key(settings.resolved_pseudonym_key_file())
+        return cls(engine, Pseudonymiser(key), policy_from_settings(settings))
+
+    # --- dialect helpers ---------------------------------------------------------------------------
+
+    def _upsert(self, conn: Connection, table: Any, rows: list[dict[str, Any]], keys: list[str], update: bool) -> None:
+        if not rows:
+            return
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        for chunk in _chunks(rows, 2000):
+            stmt = dialect.insert(table)
+            if update:
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=keys, set_={c: stmt.excluded[c] for c in chunk[0] if c not in keys}
+                )
+            else:
+                stmt = stmt.on_conflict_do_nothing(index_elements=keys)
+            conn.execute(stmt, list(chunk))
+
+    def _retrying(self, work: Any) -> Any:
+        """Run ``work(conn)`` in one transaction, retrying on races (unique keys, deadlocks)."""
+        attempts = 10
+        for attempt in range(attempts):
+            try:
+                with self.engine.begin() as conn:
+                    return work(conn)
+            except (IntegrityError, OperationalError):
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(random.uniform(0.005, 0.05) * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    # --- enrolment ---------------------------------------------------------------------------------
+
+    def enrol(self, rows: Sequence[EnrolmentInput], now: datetime | None = None) -> int:
+        """Store enrolments and their cases in one transaction; repeated rows are no-ops."""
+        recorded = format_instant(now or now_utc())
+        conflicts = self.enrolment_conflicts(rows)
+        if conflicts:
+            raise ConsentError("; ".join(conflicts))
+        enrol_rows = [
+            {
+                "subject": r.subject,
+                "dataset": r.dataset,
+                "institution": r.institution,
+                "category": r.category.value,
+                "enrolled_at": format_instant(r.enrolled_at),
+                "recorded_at": recorded,
+            }
+            for r in rows
+        ]
+        case_rows = [{"dataset": r.dataset, "case_id": c, "subject": r.subject} for r in rows for c in r.case_ids]
+
+        def work(conn: Connection) -> int:
+            self._upsert(conn, t.enrolments, enrol_rows, ["subject", "dataset"], update=False)
+            self._upsert(conn, t.cases, case_rows, ["dataset", "case_id"], update=False)
+            return len(enrol_rows)
+
+        return int(self._retrying(work))
+
+    def enrolment_conflicts(self, rows: Sequence[EnrolmentInput]) -> list[str]:
+        """Rows that contradict what is stored (other category, case owned by someone else), by index."""
+        problems: list[str] = []
+        with self.engine.connect() as conn:
+            subjects = sorted({r.subject for r in rows})
+            stored: dict[tuple[str, str], str] = {}
+            for chunk in _chunks(subjects):
+                q = select(t.enrolments.c.subject, t.enrolments.c.dataset, t.enrolments.c.category).where(
+                    t.enrolments.c.subject.in_(chunk)
+                )
+                stored.update({(s, d): c for s, d, c in conn.execute(q)})
+            owners: dict[tuple[str, str], str] = {}
+            by_dataset: dict[str, list[str]] = defaultdict(list)
+            for r in rows:
+                by_dataset[r.dataset].extend(r.case_ids)
+            for dataset, ids in by_dataset.items():
+                for chunk in _chunks(sorted(set(ids))):
+                    q = select(t.cases.c.case_id, t.cases.c.subject).where(
+                        t.cases.c.dataset == dataset, t.cases.c.case_id.in_(chunk)
+                    )
+                    for row in conn.execute(q):
+                        owners[(dataset, str(row.case_id))] = str(row.subject)
+        for index, r in enumerate(rows):
+            category = stored.get((r.subject, r.dataset))
+            if category is not None and category != r.category.value:
+                problems.append(
+                    f"row {index + 1}: already enrolled in {r.dataset} as category {category}, not {r.category.value}"
+                )
+            for case_id in r.case_ids:
+                owner = owners.get((r.dataset, case_id))
+                if owner is not None and owner != r.subject:
+                    problems.append(f"row {index + 1}: case {case_id} of {r.dataset} belongs to another subject")
+        return problems
+
+    def enrolments_of(self, subject: str) -> list[Enrolment]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t.enrolments).where(t.enrolments.c.subject == subject)).all()
+        return [
+            Enrolment(
+                subject=r.subject,
+                dataset=r.dataset,
+                institution=r.institution,
+                category=Category(r.category),
+                enrolled_at=parse_instant(r.enrolled_at),
+            )
+            for r in rows
+        ]
+
+    def known_datasets(self) -> set[str]:
+        """Datasets the registry knows: those with at least one enrolment (it cannot ask the catalog)."""
+        with self.engine.connect() as conn:
+            return {d for (d,) in conn.execute(select(t.enrolments.c.dataset).distinct())}
+
+    # --- events ------------------------------------------------------------------------------------
+
+    def check_requests(
+        self, requests: Sequence[EventRequest], now: datetime | None = None, conn: Connection | None = None
+    ) -> list[str | None]:
+        """For each request, why it would be refused (or None): used to validate whole files first."""
+        moment = utc(now or now_utc())
+        if conn is None:
+            with self.engine.connect() as own:
+                return self.check_requests(requests, moment, own)
+        enrolled: dict[str, dict[str, tuple[datetime, str]]] = defaultdict(dict)
+        subjects = sorted({r.subject for r in requests})
+        for chunk in _chunks(subjects):
+            q = select(
+                t.enrolments.c.subject,
+                t.enrolments.c.dataset,
+                t.enrolments.c.enrolled_at,
+                t.enrolments.c.institution,
+            ).where(t.enrolments.c.subject.in_(chunk))
+            for s, d, at, inst in conn.execute(q):
+                enrolled[s][d] = (parse_instant(at), inst)
+        problems: list[str | None] = []
+        for r in requests:
+            problems.append(self._problem(r, enrolled.get(r.subject, {}), moment))
+        return problems
+
+    def _problem(self, r: EventRequest, datasets: dict[str, tuple[datetime, str]], moment: datetime) -> str | None:
+        if not datasets:
+            return "subject is not enrolled in any dataset; enrol them first"
+        if r.scope_purpose is not None:
+            if r.kind not in (REFUSALS | {EventKind.CONSENT_GIVEN, EventKind.RECONSENTED}):
+                return f"{r.kind.value} cannot be scoped to a purpose"
+            try:
+                purposes().normalise(r.scope_purpose)
+            except ValueError as exc:
+                return str(exc)
+        if r.kind is EventKind.DECEASED and r.scope_dataset is not None:
+            return "deceased applies to the person, not one dataset: leave the dataset scope empty"
+        if r.scope_dataset is not None and r.scope_dataset not in datasets:
+            return f"subject is not enrolled in dataset {r.scope_dataset} (unknown dataset for this subject)"
+        effective = utc(r.effective_at) if r.effective_at else moment
+        if effective > moment:
+            return "effective time is in the future; record a choice when it is made"
+        starts = [datasets[r.scope_dataset][0]] if r.scope_dataset is not None else [a for a, _ in datasets.values()]
+        start = min(starts)
+        if effective < start:
+            return f"event takes effect before the subject's enrolment ({format_instant(start)})"
+        return None
+
+    def append(
+        self,
+        requests: Sequence[EventRequest],
+        idempotency_keys: Sequence[str | None] | None = None,
+        now: datetime | None = None,
+    ) -> list[ConsentEvent]:
+        """Append events atomically: chains extended, state updated, withdrawal notices created.
+
+        Safe with many concurrent writers; a repeated idempotency key returns the original event.
+        """
+        keys = list(idempotency_keys) if idempotency_keys is not None else [None] * len(requests)
+        if len(keys) != len(requests):
+            raise ValueError("one idempotency key (or None) per request")
+        result: list[ConsentEvent] = self._retrying(lambda conn: self._append_in(conn, requests, keys, now))
+        return result
+
+    def _append_in(
+        self,
+        conn: Connection,
+        requests: Sequence[EventRequest],
+        keys: Sequence[str | None],
+        now: datetime | None,
+    ) -> list[ConsentEvent]:
+        moment = utc(now or now_utc())
+        hashes = [request_hash(r) for r in requests]
+        existing: dict[str, Any] = {}
+        wanted = [k for k in keys if k]
+        if wanted:
+            for row in conn.execute(select(t.events).where(t.events.c.idempotency_key.in_(wanted))):
+                existing[row.idempotency_key] = row
+        todo: list[int] = []
+        for i, key in enumerate(keys):
+            if key and key in existing:
+                if existing[key].request_hash != hashes[i]:
+                    raise IdempotencyConflict(
+                        f"idempotency key {key!r} was already used for a different event; use a new key"
+                    )
+            else:
+                todo.append(i)
+        problems = self.check_requests([requests[i] for i in todo], moment, conn)
+        for i, problem in zip(todo, problems, strict=True):
+            if problem:
+                raise ConsentError(f"event {i + 1} ({requests[i].kind.value}): {problem}")
+        subjects = sorted({requests[i].subject for i in todo})
+        heads = self._lock_heads(conn, subjects)
+        institutions = self._institutions(conn, subjects)
+        new_events: list[ConsentEvent] = []
+        rows: list[dict[str, Any]] = []
+        by_index: dict[int, ConsentEvent] = {}
+        for i in todo:
+            r = requests[i]
+            seq, prev = heads[r.subject]
+            institution = (
+                r.institution or institutions.get((r.subject, r.scope_dataset)) or institutions.get((r.subject, None))
+            )
+            event = sealed(
+                ConsentEvent(
+                    event_id=str(uuid.uuid4()),
+                    subject=r.subject,
+                    seq=seq + 1,
+                    kind=r.kind,
+                    scope_dataset=r.scope_dataset,
+                    scope_purpose=purposes().normalise(r.scope_purpose) if r.scope_purpose else None,
+                    effective_at=utc(r.effective_at) if r.effective_at else moment,
+                    recorded_at=moment,
+                    channel=r.channel,
+                    actor=r.actor,
+                    evidence=r.evidence,
+                    institution=institution,
+                    prev_hash=prev,
+                )
+            )
+            heads[r.subject] = (event.seq, event.hash)
+            new_events.append(event)
+            by_index[i] = event
+            rows.append(_event_row(event, keys[i], hashes[i]))
+        for chunk in _chunks(rows, 2000):
+            conn.execute(t.events.insert(), list(chunk))
+        head_rows = [{"subject": s, "seq": seq, "hash": h} for s, (seq, h) in heads.items()]
+        self._upsert(conn, t.chain_heads, head_rows, ["subject"], update=True)
+        self._update_state(conn, new_events)
+        self._propagate_withdrawals(conn, [e for e in new_events if e.kind in REFUSALS], moment)
+        out: list[ConsentEvent] = []
+        for i, key in enumerate(keys):
+            out.append(by_index[i] if i in by_index else _row_to_event(existing[str(key)]))
+        return out
+
+    def _lock_heads(self, conn: Connection, subjects: list[str]) -> dict[str, tuple[int, str]]:
+        """Each subject's chain head, locked for this transaction (row locks on PostgreSQL; SQLite's
+        BEGIN IMMEDIATE already serialises writers)."""
+        self._upsert(conn, t.chain_heads, [{"subject": s, "seq": 0, "hash": ""} for s in subjects], ["subject"], False)
+        heads: dict[str, tuple[int, str]] = {}
+        for chunk in _chunks(subjects):
+            q = select(t.chain_heads).where(t.chain_heads.c.subject.in_(chunk)).order_by(t.chain_heads.c.subject)
+            if self.engine.dialect.name == "postgresql":
+                q = q.with_for_update()
+            heads.update({r.subject: (r.seq, r.hash) for r in conn.execute(q)})
+        return heads
+
+    def _institutions(self, conn: Connection, subjects: list[str]) -> dict[tuple[str, str | None], str]:
+        """Institution to file an event under: that of the scoped dataset, or the only one the subject has."""
+        found: dict[tuple[str, str | None], str] = {}
+        per_subject: dict[str, set[str]] = defaultdict(set)
+        for chunk in _chunks(subjects):
+            q = select(t.enrolments.c.subject, t.enrolments.c.dataset, t.enrolments.c.institution).where(
+                t.enrolments.c.subject.in_(chunk)
+            )
+            for s, d, inst in conn.execute(q):
+                found[(s, d)] = inst
+                per_subject[s].add(inst)
+        for s, insts in per_subject.items():
+            if len(insts) == 1:
+                found[(s, None)] = next(iter(insts))
+        return found
+
+    def _update_state(self, conn: Connection, new_events: list[ConsentEvent]) -> None:
+        if not new_events:
+            return
+        subjects = sorted({e.subject for e in new_events})
+        current: dict[str, dict[StateKey, StateEntry]] = defaultdict(dict)
+        for chunk in _chunks(subjects):
+            for r in conn.execute(select(t.state).where(t.state.c.subject.in_(chunk))):
+                key = StateKey(r.facet, r.scope_dataset, r.scope_purpose)
+                current[r.subject][key] = StateEntry(EventKind(r.kind), parse_instant(r.effective_at), r.seq)
+        changed: dict[tuple[str, StateKey], StateEntry] = {}
+        for event in new_events:
+            before = current[event.subject]
+            after = apply(before, event)
+            for key, entry in after.items():
+                if before.get(key) != entry:
+                    changed[(event.subject, key)] = entry
+            current[event.subject] = after
+        rows = [
+            {
+                "subject": s,
+                "facet": k.facet,
+                "scope_dataset": k.scope_dataset,
+                "scope_purpose": k.scope_purpose,
+                "kind": e.kind.value,
+                "effective_at": format_instant(e.effective_at),
+                "seq": e.seq,
+            }
+            for (s, k), e in changed.items()
+        ]
+        self._upsert(conn, t.state, rows, ["subject", "facet", "scope_dataset", "scope_purpose"], update=True)
+
+    def _propagate_withdrawals(self, conn: Connection, refusals: list[ConsentEvent], moment: datetime) -> None:
+        """Set-based: for every active release holding a refusing subject whose scope covers the release,
+        one notice per release listing the released pseudonyms not already notified."""
+        if not refusals:
+            return
+        found: dict[str, set[str]] = defaultdict(set)
+        sql = text(
+            """
+            SELECT m.release_id, m.release_pseudonym
+            FROM consent_events e
+            JOIN consent_release_members m ON m.subject = e.subject
+            JOIN consent_releases r ON r.release_id = m.release_id
+            WHERE e.event_id IN :ids
+              AND r.active_until >= e.recorded_at
+              AND (e.scope_dataset IS NULL OR e.scope_dataset = r.dataset)
+              AND (e.scope_purpose IS NULL OR EXISTS (
+                    SELECT 1 FROM consent_release_scopes s
+                    WHERE s.release_id = r.release_id AND s.scope_purpose = e.scope_purpose))
+              AND NOT EXISTS (
+                    SELECT 1 FROM consent_withdrawal_items i
+                    WHERE i.release_id = m.release_id AND i.release_pseudonym = m.release_pseudonym)
+            """
+        ).bindparams(bindparam("ids", expanding=True))
+        for chunk in _chunks([e.event_id for e in refusals], 5000):
+            for release_id, pseudonym in conn.execute(sql, {"ids": list(chunk)}):
+                found[release_id].add(pseudonym)
+        created = format_instant(moment)
+        notices = []
+        items: list[dict[str, str]] = []
+        for release_id, pseudonyms in sorted(found.items()):
+            notice_id = str(uuid.uuid4())
+            notices.append({"notice_id": notice_id, "release_id": release_id, "created_at": created})
+            items.extend(
+                {"notice_id": notice_id, "release_id": release_id, "release_pseudonym": p} for p in sorted(pseudonyms)
+            )
+        if notices:
+            conn.execute(t.withdrawal_notices.insert(), notices)
+            for chunk in _chunks(items, 5000):
+                conn.execute(t.withdrawal_items.insert(), list(chunk))
+
+    def propagate_withdrawals(self, event_ids: Sequence[str], now: datetime | None = None) -> None:
+        """Re-run propagation for stored refusal events (idempotent: notified pseudonyms are skipped)."""
+
+        def work(conn: Connection) -> None:
+            rows: list[Any] = []
+            for chunk in _chunks(list(event_ids)):
+                rows.extend(conn.execute(select(t.events).where(t.events.c.event_id.in_(chunk))))
+            refusals = [e for e in map(_row_to_event, rows) if e.kind in REFUSALS]
+            self._propagate_withdrawals(conn, refusals, utc(now or now_utc()))
+
+        self._retrying(work)
+
+    def events_of(self, subject: str) -> list[ConsentEvent]:
+        with self.engine.connect() as conn:
+            q = select(t.events).where(t.events.c.subject == subject).order_by(t.events.c.seq)
+            return [_row_to_event(r) for r in conn.execute(q)]
+
+    def state_of(self, subject: str) -> dict[StateKey, StateEntry]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t.state).where(t.state.c.subject == subject)).all()
+        return {
+            StateKey(r.facet, r.scope_dataset, r.scope_purpose): StateEntry(
+                EventKind(r.kind), parse_instant(r.effective_at), r.seq
+            )
+            for r in rows
+        }
+
+    def current_decisions(
+        self, subject: str, purpose: str = "DUO:0000042", modifiers: frozenset[str] = frozenset()
+    ) -> dict[str, Decision]:
+        """Per enrolled dataset, today's decision for ``purpose`` (from materialised state)."""
+        code = purposes().normalise(purpose)
+        state = self.state_of(subject)
+        moment = now_utc()
+        return {
+            e.dataset: decide_current(state, e, self.policy, Use(e.dataset, code, modifiers), moment)
+            for e in self.enrolments_of(subject)
+        }
+
+    # --- access codes (letters) --------------------------------------------------------------------
+
+    def issue_access_codes(self, subjects: Sequence[str], now: datetime | None = None) -> list[str]:
+        """One-time access codes for the portal (stored only as keyed hashes)."""
+        created = format_instant(now or now_utc())
+        codes = [secrets.token_urlsafe(9) for _ in subjects]
+        rows = [
+            {"code_hash": self.pseudonymiser.access_code_hash(c), "subject": s, "created_at": created}
+            for c, s in zip(codes, subjects, strict=True)
+        ]
+
+        def work(conn: Connection) -> None:
+            for chunk in _chunks(rows, 2000):
+                conn.execute(t.access_codes.insert(), list(chunk))
+
+        self._retrying(work)
+        return codes
+
+    # --- report ------------------------------------------------------------------------------------
+
+    def report(self) -> list[InstitutionReport]:
+        """Table 7 per institution and overall: distinct subjects per kind.
+
+        Opt-out rate = opted out / (sent - undelivered), as in the seed.
+        """
+        kinds = {
+            EventKind.NOTICE_SENT.value: "sent",
+            EventKind.NOTICE_UNDELIVERED.value: "undelivered",
+            EventKind.OPTED_OUT.value: "opted_out",
+            EventKind.DECEASED.value: "deceased",
+        }
+        counts: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(kinds.values(), 0))
+        with self.engine.connect() as conn:
+            q = (
+                select(t.events.c.institution, t.events.c.kind, func.count(func.distinct(t.events.c.subject)))
+                .where(t.events.c.kind.in_(list(kinds)))
+                .group_by(t.events.c.institution, t.events.c.kind)
+            )
+            for inst, kind, n in conn.execute(q):
+                counts[inst or "(none)"][kinds[kind]] = int(n)
+            q_all = (
+                select(t.events.c.kind, func.count(func.distinct(t.events.c.subject)))
+                .where(t.events.c.kind.in_(list(kinds)))
+                .group_by(t.events.c.kind)
+            )
+            overall = dict.fromkeys(kinds.values(), 0)
+            for kind, n in conn.execute(q_all):
+                overall[kinds[kind]] = int(n)
+        out = [_report_row(inst, c) for inst, c in sorted(counts.items())]
+        out.append(_report_row("ALL", overall))
+        return out
+
+    # --- verification and checkpoints --------------------------------------------------------------
+
+    def checkpoint(self, conn: Connection | None = None, now: datetime | None = None) -> str:
+        """Hash every chain head (and the previous checkpoint) into a new checkpoint; return its hash."""
+        if conn is None:
+            result: str = self._retrying(lambda c: self.checkpoint(c, now))
+            return result
+        if self.engine.dialect.name == "postgresql":
+            # No event may commit between reading the heads and recording max_event_id.
+            conn.execute(text("LOCK TABLE consent_events IN SHARE MODE"))
+        max_id = conn.execute(select(func.coalesce(func.max(t.events.c.id), 0))).scalar_one()
+        heads = self._heads_up_to(conn, int(max_id))
+        prev = conn.execute(select(t.checkpoints.c.hash).order_by(t.checkpoints.c.id.desc()).limit(1)).scalar()
+        digest = checkpoint_hash(heads, prev or "")
+        conn.execute(
+            t.checkpoints.insert().values(
+                created_at=format_instant(now or now_utc()),
+                max_event_id=int(max_id),
+                head_count=len(heads),
+                prev_hash=prev or "",
+                hash=digest,
+            )
+        )
+        return digest
+
+    def _heads_up_to(self, conn: Connection, max_id: int) -> dict[str, tuple[int, str]]:
+        inner = (
+            select(t.events.c.subject, func.max(t.events.c.seq).label("seq"))
+            .where(t.events.c.id <= max_id)
+            .group_by(t.events.c.subject)
+            .subquery()
+        )
+        q = select(t.events.c.subject, t.events.c.seq, t.events.c.hash).join(
+            inner, (inner.c.subject == t.events.c.subject) & (inner.c.seq == t.events.c.seq)
+        )
+        return {s: (seq, h) for s, seq, h in conn.execute(q)}
+
+    def verify(self) -> VerifyResult:
+        """Check every hash chain and every checkpoint; name the first broken event."""
+        result = VerifyResult()
+        with self.engine.connect() as conn:
+            q = select(t.events).order_by(t.events.c.subject, t.events.c.seq)
+            chain: list[ConsentEvent] = []
+            subject: str | None = None
+            for row in conn.execution_options(yield_per=5000).execute(q):
+                event = _row_to_event(row)
+                result.events_checked += 1
+                if event.subject != subject:
+                    if chain and result.first_break is None:
+                        result.first_break = verify_chain(chain)
+                    chain, subject = [], event.subject
+                    result.chains += 1
+                chain.append(event)
+            if chain and result.first_break is None:
+                result.first_break = verify_chain(chain)
+            prev = ""
+            for cp in conn.execute(select(t.checkpoints).order_by(t.checkpoints.c.id)):
+                heads = self._heads_up_to(conn, cp.max_event_id)
+                if cp.prev_hash != prev:
+                    result.checkpoint_problems.append(f"checkpoint {cp.id}: previous checkpoint is missing or altered")
+                if checkpoint_hash(heads, cp.prev_hash) != cp.hash:
+                    result.checkpoint_problems.append(
+                        f"checkpoint {cp.id} ({cp.created_at}): chain heads differ from when it was taken "
+                        f"({len(heads)} chains now, {cp.head_count} then): "
+                        "events or whole chains were removed or altered"
+                    )
+                prev = cp.hash
+        return result
+
+    # --- withdrawal notices ------------------------------------------------------------------------
+
+    def withdrawal_notices(self, release_id: str | None = None, pending_only: bool = False) -> list[WithdrawalNotice]:
+        with self.engine.connect() as conn:
+            q = select(t.withdrawal_notices).order_by(
+                t.withdrawal_notices.c.created_at, t.withdrawal_notices.c.notice_id
+            )
+            if release_id:
+                q = q.where(t.withdrawal_notices.c.release_id == release_id)
+            if pending_only:
+                q = q.where(t.withdrawal_notices.c.acknowledged_at.is_(None))
+            notices = conn.execute(q).all()
+            items: dict[str, list[str]] = defaultdict(list)
+            ids = [n.notice_id for n in notices]
+            for chunk in _chunks(ids):
+                iq = select(t.withdrawal_items.c.notice_id, t.withdrawal_items.c.release_pseudonym).where(
+                    t.withdrawal_items.c.notice_id.in_(chunk)
+                )
+                for nid, p in conn.execute(iq):
+                    items[nid].append(p)
+        return [
+            WithdrawalNotice(
+                notice_id=n.notice_id,
+                release_id=n.release_id,
+                created_at=parse_instant(n.created_at),
+                release_pseudonyms=sorted(items[n.notice_id]),
+                acknowledged_at=parse_instant(n.acknowledged_at) if n.acknowledged_at else None,
+                acknowledged_by=n.acknowledged_by,
+            )
+            for n in notices
+        ]
+
+    def acknowledge(self, notice_id: str, by: str, now: datetime | None = None) -> WithdrawalNotice:
+        """The holder confirms deletion; acknowledging twice keeps the first acknowledgement."""
+
+        def work(conn: Connection) -> None:
+            row = conn.execute(
+                select(t.withdrawal_notices).where(t.withdrawal_notices.c.notice_id == notice_id)
+            ).first()
+            if row is None:
+                raise NotFound(f"no withdrawal notice {notice_id}")
+            if row.acknowledged_at is None:
+                conn.execute(
+                    t.withdrawal_notices.update()
+                    .where(t.withdrawal_notices.c.notice_id == notice_id)
+                    .values(acknowledged_at=format_instant(now or now_utc()), acknowledged_by=by)
+                )
+
+        self._retrying(work)
+        return next(n for n in self.withdrawal_notices() if n.notice_id == notice_id)
+
+
+def _report_row(institution: str, c: dict[str, int]) -> InstitutionReport:
+    reachable = c["sent"] - c["undelivered"]
+    if reachable > 0:
+        rate = (Decimal(c["opted_out"]) * 100 / Decimal(reachable)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+        rate_text = str(rate)
+    else:
+        rate_text = "n/a"
+    return InstitutionReport(
+        institution=institution,
+        sent=c["sent"],
+        undelivered=c["undelivered"],
+        opted_out=c["opted_out"],
+        deceased=c["deceased"],
+        opt_out_rate_percent=rate_text,
+    )
+
+
+__all__ = ["ALL", "ConsentRegistry", "EnrolmentInput", "VerifyResult", "now_utc", "policy_from_settings"]

@@ -1,0 +1,160 @@
+"""SQLAlchemy tables of the consent registry's own database (never the catalog's).
+
+Times are fixed-width ISO 8601 UTC strings (``schemas.consent.format_instant``) so that they sort,
+compare and hash identically on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+GUID = String(200)
+HEX = String(64)
+INSTANT = String(27)
+
+enrolments = Table(
+    "consent_enrolments",
+    metadata,
+    Column("subject", HEX, primary_key=True),
+    Column("dataset", GUID, primary_key=True),
+    Column("institution", String(200), nullable=False),
+    Column("category", String(1), nullable=False),
+    Column("enrolled_at", INSTANT, nullable=False),
+    Column("recorded_at", INSTANT, nullable=False),
+    Index("ix_consent_enrolments_dataset", "dataset"),
+)
+
+cases = Table(
+    "consent_cases",
+    metadata,
+    Column("dataset", GUID, primary_key=True),
+    Column("case_id", String(200), primary_key=True),
+    Column("subject", HEX, nullable=False),
+    Index("ix_consent_cases_subject", "subject"),
+)
+
+events = Table(
+    "consent_events",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("event_id", String(36), nullable=False, unique=True),
+    Column("subject", HEX, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("scope_dataset", GUID),
+    Column("scope_purpose", String(32)),
+    Column("effective_at", INSTANT, nullable=False),
+    Column("recorded_at", INSTANT, nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("evidence", Text),
+    Column("institution", String(200)),
+    Column("idempotency_key", String(200), unique=True),
+    Column("request_hash", HEX),
+    Column("prev_hash", HEX, nullable=False),
+    Column("hash", HEX, nullable=False),
+    UniqueConstraint("subject", "seq", name="uq_consent_events_subject_seq"),
+    Index("ix_consent_events_kind_institution", "kind", "institution"),
+)
+
+chain_heads = Table(
+    "consent_chain_heads",
+    metadata,
+    Column("subject", HEX, primary_key=True),
+    Column("seq", Integer, nullable=False),
+    Column("hash", HEX, nullable=False),
+)
+
+state = Table(
+    "consent_state",
+    metadata,
+    Column("subject", HEX, primary_key=True),
+    Column("facet", String(32), primary_key=True),
+    Column("scope_dataset", GUID, primary_key=True),
+    Column("scope_purpose", String(32), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("effective_at", INSTANT, nullable=False),
+    Column("seq", Integer, nullable=False),
+)
+
+checkpoints = Table(
+    "consent_checkpoints",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("created_at", INSTANT, nullable=False),
+    Column("max_event_id", BigInteger, nullable=False),
+    Column("head_count", Integer, nullable=False),
+    Column("prev_hash", HEX, nullable=False),
+    Column("hash", HEX, nullable=False),
+)
+
+access_codes = Table(
+    "consent_access_codes",
+    metadata,
+    Column("code_hash", HEX, primary_key=True),
+    Column("subject", HEX, nullable=False),
+    Column("created_at", INSTANT, nullable=False),
+)
+
+releases = Table(
+    "consent_releases",
+    metadata,
+    Column("release_id", String(200), primary_key=True),
+    Column("application", String(200), nullable=False),
+    Column("dataset", GUID, nullable=False),
+    Column("purpose", String(32), nullable=False),
+    Column("active_until", INSTANT, nullable=False),
+    Column("created_at", INSTANT, nullable=False),
+    Column("manifest", JSON, nullable=False),
+)
+
+release_scopes = Table(
+    "consent_release_scopes",
+    metadata,
+    Column("release_id", String(200), primary_key=True),
+    Column("scope_purpose", String(32), primary_key=True),
+)
+
+release_members = Table(
+    "consent_release_members",
+    metadata,
+    Column("release_id", String(200), primary_key=True),
+    Column("case_id", String(200), primary_key=True),
+    Column("subject", HEX, nullable=False),
+    Column("release_pseudonym", String(32), nullable=False),
+    Index("ix_consent_release_members_subject", "subject"),
+)
+
+withdrawal_notices = Table(
+    "consent_withdrawal_notices",
+    metadata,
+    Column("notice_id", String(36), primary_key=True),
+    Column("release_id", String(200), nullable=False, index=True),
+    Column("created_at", INSTANT, nullable=False),
+    Column("acknowledged_at", INSTANT),
+    Column("acknowledged_by", String(200)),
+)
+
+withdrawal_items = Table(
+    "consent_withdrawal_items",
+    metadata,
+    Column("notice_id", String(36), primary_key=True),
+    Column("release_id", String(200), nullable=False),
+    Column("release_pseudonym", String(32), primary_key=True),
+    Index("ix_consent_withdrawal_items_release", "release_id", "release_pseudonym"),
+)
+
+APPEND_ONLY_TABLES = ("consent_events", "consent_checkpoints", "consent_releases")

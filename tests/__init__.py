@@ -1,0 +1,1 @@
+"""fairgate test suite (a package so that tests/consent does not shadow the consent package)."""
