@@ -40,6 +40,16 @@ def _check_langmap(value: dict[str, str]) -> dict[str, str]:
     return cleaned
 
 
+def _strip_mailto(value: str | None) -> str | None:
+    """E-mail addresses are kept bare; RDF writes them as ``mailto:`` IRIs."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.lower().startswith("mailto:"):
+        value = value[len("mailto:") :]
+    return value or None
+
+
 def _check_iri(value: str) -> str:
     value = value.strip()
     if not _IRI.match(value):
@@ -94,6 +104,11 @@ class Agent(_Model):
     type: IRI | None = None
     identifier: str | None = None
 
+    @field_validator("email")
+    @classmethod
+    def _email(cls, v: str | None) -> str | None:
+        return _strip_mailto(v)
+
     @field_validator("name")
     @classmethod
     def _name_needed(cls, v: dict[str, str]) -> dict[str, str]:
@@ -109,6 +124,11 @@ class ContactPoint(_Model):
     email: str | None = None
     url: IRI | None = None
     telephone: str | None = None
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, v: str | None) -> str | None:
+        return _strip_mailto(v)
 
     @model_validator(mode="after")
     def _reachable(self) -> ContactPoint:
@@ -445,6 +465,9 @@ class Catalog(_Model):
     issued: date | datetime | None = None
     modified: date | datetime | None = None
     themes_taxonomy: list[IRI] = Field(default_factory=list)
+    applicable_legislation: list[IRI] = Field(
+        default_factory=list, description="dcatap:applicableLegislation (HealthDCAT-AP requires one)"
+    )
 
     @field_validator("language")
     @classmethod
