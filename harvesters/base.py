@@ -30,7 +30,8 @@ class RecordError:
 class HarvestedRecord:
     """One upstream record: its id, when it changed upstream, its raw payload, and the result.
 
-    Exactly one of ``dataset`` and ``error`` is set.
+    At most one of ``dataset`` and ``error`` is set; neither means the source found the
+    payload unchanged (see ``meta``).
     """
 
     upstream_id: str
@@ -38,7 +39,10 @@ class HarvestedRecord:
     raw: Any
     dataset: Dataset | None = None
     error: RecordError | None = None
-    # Extra facts a source knows (e.g. the document a record came from); not stored.
+    # Extra facts a source knows; not stored. Keys the engine reads: "total" (records upstream,
+    # for progress), "digest" (payload digest for unchanged detection), "gap" (this failure
+    # hides an unknown number of records, e.g. a page that did not parse: do not withdraw).
+    # A record with neither dataset nor error means "payload unchanged since the last run".
     meta: dict[str, Any] = field(default_factory=dict)
 
     @property
