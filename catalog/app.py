@@ -22,7 +22,11 @@ log = logging.getLogger("fairgate")
 
 # Router modules, each exposing ``router`` (an APIRouter). Order matters for the
 # catch-all page routes, which come last.
-_ROUTER_MODULES: list[str] = []
+_ROUTER_MODULES: list[str] = [
+    "catalog.api.datasets",
+    "catalog.api.resolver",
+    "catalog.web.pages",  # catch-all page routes: keep last
+]
 
 
 def create_app(settings: Settings | None = None, context: Context | None = None) -> FastAPI:

@@ -1,0 +1,1 @@
+"""Tests of the web-facing parts: REST API, GUID resolver, pages, real server, browser."""

@@ -1,0 +1,127 @@
+"""Fixtures for the web tests: an app over a fresh store, and a real uvicorn server on a free port."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from catalog.app import create_app
+from catalog.commands.core import effective_settings, ensure_sample, initialise, make_server
+from catalog.context import Context, open_context
+from catalog.settings import Settings
+from schemas import Dataset
+
+TOKEN = "test-steward-token-0123456789"
+
+
+def minimal_dataset(title_en: str = "Lung CT", **extra: Any) -> dict[str, Any]:
+    """The JSON of a small valid dataset, bilingual like every record fairgate authors."""
+    return {
+        "title": {"zh-Hant": f"{title_en}（中文）", "en": title_en},
+        "description": {"zh-Hant": "測試用資料集", "en": "A dataset for tests"},
+        "access_rights": "RESTRICTED",
+        "imaging": {
+            "modalities": ["CT"],
+            "body_sites": ["LUNG"],
+            "shared": {"image_only": 10, "partially_annotated": 5, "fully_annotated": 3},
+            "not_shared": {"image_only": 1, "partially_annotated": 0, "fully_annotated": 2},
+        },
+        **extra,
+    }
+
+
+def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "data_dir": tmp_path / "var",
+        "database_url": f"sqlite:///{tmp_path / 'var' / 'catalog.db'}",
+        "base_url": "http://testserver",
+        "steward_token": TOKEN,
+        **overrides,
+    }
+    return Settings(**values)
+
+
+@pytest.fixture
+def web_settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path)
+
+
+@pytest.fixture
+def ctx(web_settings: Settings) -> Context:
+    return open_context(web_settings)
+
+
+@pytest.fixture
+def client(ctx: Context) -> Iterator[TestClient]:
+    with TestClient(create_app(ctx.settings, context=ctx)) as c:
+        yield c
+
+
+@pytest.fixture
+def add(ctx: Context) -> Callable[..., str]:
+    """Put a dataset straight into the store; returns its GUID."""
+
+    def put(title_en: str = "Lung CT", **extra: Any) -> str:
+        ds = Dataset.model_validate(minimal_dataset(title_en, **extra))
+        return ctx.store.save(ds, actor="test", activity="create").guid
+
+    return put
+
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    url: str
+    ctx: Context
+
+
+def start_server(ctx: Context) -> tuple[Any, threading.Thread]:
+    server = make_server(ctx, log_level="warning")
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30  # startup wait only; nothing is asserted about time
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    return server, thread
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """``fairgate run`` minus the blocking: a fresh ./var with the sample catalog, served over real HTTP."""
+    workdir = tmp_path_factory.mktemp("fairgate-run")
+    mp = pytest.MonkeyPatch()
+    mp.chdir(workdir)
+    for name in ("FAIRGATE_DATA_DIR", "FAIRGATE_DATABASE_URL", "FAIRGATE_BASE_URL", "FAIRGATE_STEWARD_TOKEN"):
+        mp.delenv(name, raising=False)
+    try:
+        # As `fairgate run` does in the current directory: ./var is resolved to an absolute path here.
+        settings = effective_settings(host="127.0.0.1", port=free_port())
+    finally:
+        mp.undo()
+    assert settings.data_dir == workdir.resolve() / "var"
+    ctx = initialise(settings)
+    ensure_sample(ctx)
+    server, thread = start_server(ctx)
+    try:
+        yield LiveServer(settings.base_url, ctx)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
