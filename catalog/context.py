@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from catalog.bootstrap import open_store
+from catalog.search.attach import attach_search
 from catalog.settings import Settings
 from catalog.store import Store
 
@@ -33,4 +34,4 @@ def open_context(settings: Settings) -> Context:
 
 # Parts that hook themselves into a freshly opened context, e.g. the search indexer
 # subscribing to store changes. Each is ``Callable[[Context], None]``.
-_ATTACHMENTS: list[Any] = []
+_ATTACHMENTS: list[Any] = [attach_search]

@@ -1,0 +1,92 @@
+"""The :class:`SearchIndex` interface every backend implements, and ``open_index(settings)``.
+
+Callers (API, pages, CLI) only see this interface and the data of ``query.py``; which
+engine answers is a setting (``FAIRGATE_SEARCH_BACKEND``: ``embedded`` or ``elasticsearch``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Protocol, runtime_checkable
+
+from pydantic import BaseModel
+
+from catalog.search.document import SearchDocument, build_document
+from catalog.search.query import SearchQuery, SearchResults
+from catalog.settings import Settings
+from catalog.store import Change, StoredDataset
+
+Progress = Callable[[int], None]
+
+
+class Suggestion(BaseModel):
+    """An autocomplete entry: a dataset title (with its GUID) or a keyword."""
+
+    text: str
+    kind: str
+    guid: str | None = None
+    count: int = 1
+
+
+@runtime_checkable
+class SearchIndex(Protocol):
+    backend: str
+
+    def search(self, query: SearchQuery) -> SearchResults:
+        """Ranked, filtered, faceted results; never raises on odd query text."""
+        ...
+
+    def suggest(self, prefix: str, limit: int = 10) -> list[Suggestion]:
+        """Titles and keywords starting with ``prefix`` (or with a word starting with it)."""
+        ...
+
+    def upsert(self, documents: Sequence[SearchDocument]) -> None: ...
+
+    def remove(self, guids: Sequence[str]) -> None: ...
+
+    def rebuild(self, records: Iterable[StoredDataset], progress: Progress | None = None) -> int:
+        """Replace the whole index with ``records`` (active ones); readers never see a half-built index."""
+        ...
+
+    def count(self) -> int: ...
+
+    def close(self) -> None: ...
+
+
+def document_of(stored: StoredDataset) -> SearchDocument:
+    return build_document(stored.dataset, stored.guid, updated=stored.updated_at)
+
+
+def apply_changes(index: SearchIndex, changes: Sequence[Change]) -> None:
+    """Keep ``index`` current with what the store just committed."""
+    gone = [c.guid for c in changes if c.kind == "tombstoned"]
+    live = [document_of(c.stored) for c in changes if c.kind != "tombstoned"]
+    if live:
+        index.upsert(live)
+    if gone:
+        index.remove(gone)
+
+
+def open_index(settings: Settings) -> SearchIndex:
+    """Open the index ``settings`` names, creating an empty one when needed."""
+    backend = settings.search_backend.strip().lower()
+    if backend == "embedded":
+        from catalog.search.embedded import EmbeddedIndex
+
+        return EmbeddedIndex.open(settings.resolved_search_index_path(), data_dir=settings.data_dir)
+    if backend == "elasticsearch":
+        from catalog.search.elasticsearch import ElasticsearchIndex
+
+        if not settings.elasticsearch_url:
+            raise ValueError(
+                "FAIRGATE_SEARCH_BACKEND=elasticsearch needs FAIRGATE_ELASTICSEARCH_URL "
+                "(for example http://127.0.0.1:9200)"
+            )
+        return ElasticsearchIndex.connect(
+            settings.elasticsearch_url, settings.elasticsearch_index, data_dir=settings.data_dir
+        )
+    raise ValueError(f"FAIRGATE_SEARCH_BACKEND={backend!r} is not known; use 'embedded' or 'elasticsearch'")
+
+
+def active(records: Iterable[StoredDataset]) -> Iterable[StoredDataset]:
+    return (r for r in records if not r.is_tombstone)
