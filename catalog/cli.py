@@ -16,6 +16,7 @@ app = typer.Typer(
 # Each module has ``register(app: typer.Typer) -> None``.
 _COMMAND_MODULES = [
     "catalog.commands.core",
+    "catalog.commands.harvest",
     "catalog.commands.validate",
 ]
 
