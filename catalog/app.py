@@ -25,6 +25,7 @@ log = logging.getLogger("fairgate")
 _ROUTER_MODULES: list[str] = [
     "catalog.api.datasets",
     "catalog.api.resolver",
+    "catalog.api.search",
     "catalog.api.harvest",
     "catalog.web.pages",  # catch-all page routes: keep last
 ]

@@ -18,6 +18,7 @@ _COMMAND_MODULES = [
     "catalog.commands.core",
     "catalog.commands.harvest",
     "catalog.commands.validate",
+    "catalog.commands.search",
 ]
 
 for _name in _COMMAND_MODULES:
