@@ -1,0 +1,216 @@
+"""Harvest benchmark: a CKAN source of generated packages on a local server, into SQLite end to end.
+
+Prints the first harvest (records/s, peak memory) beside a ckanapi fetch-only baseline, the
+unchanged re-harvest beside the first run, and DCAT Turtle parse+map beside rdflib alone.
+The CKAN server runs in a child process so its memory is not counted as the harvester's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import psutil
+from ckanapi import RemoteCKAN
+
+ROWS = 500
+
+
+def _package(i: int) -> dict[str, Any]:
+    created = datetime(2020, 1, 1, tzinfo=UTC) + timedelta(minutes=i)
+    zh = i % 2 == 0
+    return {
+        "id": f"pkg-{i:06d}",
+        "name": f"dataset-{i:06d}",
+        "title": f"第 {i} 號胸部 X 光影像資料集" if zh else f"Chest X-ray image collection {i}",
+        "notes": ("本資料集包含去識別化之影像與標註。" if zh else "De-identified images with annotations. ") * 3,
+        "language": ["zho"] if zh else ["eng"],
+        "license_id": "cc-by" if i % 3 else "cc-by-nc-sa",
+        "metadata_created": created.strftime("%Y-%m-%dT%H:%M:%S.%f"),
+        "metadata_modified": created.strftime("%Y-%m-%dT%H:%M:%S.%f"),
+        "private": False,
+        "organization": {"name": f"org-{i % 20}", "title": f"醫院團隊 {i % 20}"},
+        "tags": [{"name": t} for t in ("影像", "radiology", f"tag{i % 50}")],
+        "maintainer": "Data Office",
+        "maintainer_email": "data@example.org",
+        "extras": [{"key": "spatial_uri", "value": "http://sws.geonames.org/1668284/"}],
+        "resources": [
+            {
+                "id": f"res-{i:06d}-{k}",
+                "name": f"part {k}",
+                "url": f"https://data.example.org/d/{i}/{k}.zip",
+                "format": "ZIP" if k else "CSV",
+                "mimetype": "application/zip" if k else "text/csv",
+                "size": 1000 + i,
+                "url_type": "upload",
+            }
+            for k in range(2)
+        ],
+    }
+
+
+def _serve(n: int, port_out: Any, ready: Any) -> None:
+    pages: dict[int, bytes] = {}
+    packages = [_package(i) for i in range(n)]
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+            start, rows = int(body.get("start", 0)), int(body.get("rows", 10))
+            key = start * 100000 + rows
+            if key not in pages:
+                result = {"count": n, "results": packages[start : start + rows]}
+                pages[key] = json.dumps({"success": True, "result": result}, ensure_ascii=False).encode()
+            payload = pages[key]
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    port_out.value = server.server_address[1]
+    ready.set()
+    server.serve_forever()
+
+
+class _PeakRss:
+    """Samples this process's resident memory in a thread; ``peak`` in MB."""
+
+    def __init__(self) -> None:
+        self.peak = 0.0
+        self._stop = threading.Event()
+        self._proc = psutil.Process()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._proc.memory_info().rss / 1e6)
+            time.sleep(0.02)
+
+    def __enter__(self) -> _PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._proc.memory_info().rss / 1e6)
+
+
+def _fetch_only(url: str) -> int:
+    seen = 0
+    with RemoteCKAN(url) as ckan:
+        start = 0
+        while True:
+            page = ckan.call_action("package_search", {"rows": ROWS, "start": start, "sort": "metadata_created asc"})
+            seen += len(page["results"])
+            start += len(page["results"])
+            if not page["results"] or start >= page["count"]:
+                return seen
+
+
+def bench_ckan(n: int) -> None:
+    from catalog.context import open_context
+    from catalog.harvest import HarvestService
+    from catalog.settings import Settings
+
+    port, ready = multiprocessing.Value("i", 0), multiprocessing.Event()
+    server = multiprocessing.Process(target=_serve, args=(n, port, ready), daemon=True)
+    server.start()
+    ready.wait(30)
+    url = f"http://127.0.0.1:{port.value}"
+    try:
+        _fetch_only(url)  # warm the server's page cache so both measurements see the same server
+        t = time.perf_counter()
+        fetched = _fetch_only(url)
+        t_fetch = time.perf_counter() - t
+        with tempfile.TemporaryDirectory() as tmp:
+            ctx = open_context(Settings(data_dir=Path(tmp)))
+            indexed = "search" if ctx.extensions else "no search index attached"
+            service = HarvestService(ctx.store, batch_size=500)
+            service.add_source("ckan", url, name="bench", options={"rows": ROWS})
+            with _PeakRss() as rss:
+                t = time.perf_counter()
+                first = service.run("bench")
+                t_first = time.perf_counter() - t
+            t = time.perf_counter()
+            second = service.run("bench")
+            t_second = time.perf_counter() - t
+            ctx.store.engine.dispose()
+    finally:
+        server.terminate()
+    assert first.added == n and second.unchanged == n, (first, second)
+    print(
+        f"ckan harvest sqlite ({indexed}): {n} rec in {t_first:.1f} s = {n / t_first:.0f} rec/s, "
+        f"peak RSS {rss.peak:.0f} MB | baseline ckanapi fetch only {fetched / t_fetch:.0f} rec/s | "
+        f"ratio {t_fetch / t_first:.2f}"
+    )
+    print(
+        f"ckan re-harvest unchanged: {n} rec in {t_second:.2f} s | baseline first run {t_first:.1f} s | "
+        f"ratio {t_first / t_second:.1f}x faster"
+    )
+
+
+def _turtle(n: int) -> str:
+    head = (
+        "@prefix dcat: <http://www.w3.org/ns/dcat#> .\n@prefix dct: <http://purl.org/dc/terms/> .\n"
+        "@prefix foaf: <http://xmlns.com/foaf/0.1/> .\n"
+        '<https://data.example.org/catalog> a dcat:Catalog ; dct:title "Bench"@en .\n'
+    )
+    parts = [head]
+    for i in range(n):
+        parts.append(
+            f"<https://data.example.org/catalog> dcat:dataset <https://data.example.org/d/{i}> .\n"
+            f'<https://data.example.org/d/{i}> a dcat:Dataset ; dct:identifier "d-{i}" ;\n'
+            f'  dct:title "Chest X-ray set {i}"@en, "胸部 X 光 {i}"@zh-Hant ;\n'
+            f'  dct:description "De-identified images {i}"@en ; dcat:keyword "radiology"@en ;\n'
+            f'  dct:issued "2020-01-01"^^<http://www.w3.org/2001/XMLSchema#date> ;\n'
+            f"  dcat:landingPage <https://data.example.org/page/{i}> ;\n"
+            f"  dcat:distribution [ a dcat:Distribution ; dcat:accessURL <https://data.example.org/f/{i}.zip> ;\n"
+            f"    dct:format <http://publications.europa.eu/resource/authority/file-type/ZIP> ] .\n"
+        )
+    return "".join(parts)
+
+
+def bench_dcat(n: int) -> None:
+    from rdflib import Graph
+
+    from harvesters.dcat_parse import parse_document
+
+    text = _turtle(n)
+    t = time.perf_counter()
+    Graph().parse(data=text, format="turtle")
+    t_rdflib = time.perf_counter() - t
+    t = time.perf_counter()
+    doc = parse_document(text, "turtle")
+    t_full = time.perf_counter() - t
+    assert len(doc.datasets) == n, (len(doc.datasets), doc.records[:1])
+    print(
+        f"dcat turtle parse+map: {n} datasets in {t_full:.1f} s | baseline rdflib parse only {t_rdflib:.1f} s | "
+        f"ratio {t_full / t_rdflib:.2f}"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small smoke run")
+    args = parser.parse_args(argv)
+    n = 500 if args.quick else 10_000
+    bench_ckan(n)
+    bench_dcat(n // 5 if args.quick else n)
+
+
+if __name__ == "__main__":
+    main()
