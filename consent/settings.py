@@ -17,7 +17,8 @@ class ConsentSettings(BaseSettings):
 
     data_dir: Path = Field(default=Path("var"), description="where the embedded databases and keys live")
     consent_database_url: str | None = Field(
-        default=None, description="SQLAlchemy URL of the consent registry; default sqlite:///<data_dir>/consent.db"
+        default=None,
+        description="SQLAlchemy URL of the consent registry; default sqlite:///<data_dir>/consent.db",
     )
     pseudonym_key_file: Path | None = Field(
         default=None, description="HMAC key for pseudonyms; default <data_dir>/keys/pseudonym.key (0600)"
@@ -28,6 +29,22 @@ class ConsentSettings(BaseSettings):
     notice_period_days: int = Field(default=30, ge=0, description="days a category C notice must age")
     undelivered_notice_denies: bool = Field(default=True, description="an undelivered C notice excludes")
     deceased_permits: bool = Field(default=True, description="deceased subjects stay included")
+
+    guid_prefix: str = Field(
+        default="dg.TW01", description="GUID prefix for releases (the catalog's Settings uses the same)"
+    )
+    consent_controller: str = Field(
+        default="fairgate data programme coordinating office",
+        description="the controller named on consent receipts",
+    )
+    consent_controller_contact: str = Field(
+        default="steward@example.org", description="controller contact on consent receipts"
+    )
+    consent_jurisdiction: str = Field(default="TW", description="jurisdiction on consent receipts")
+    withdrawal_method: str = Field(
+        default="portal, or a signed form mailed to the institution's data steward",
+        description="how a subject withdraws, printed on consent receipts",
+    )
 
     def resolved_consent_database_url(self) -> str:
         if self.consent_database_url:

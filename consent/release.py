@@ -1,0 +1,255 @@
+"""Consent-filtered releases: case list in, re-keyed list + manifest out, membership stored for withdrawals.
+
+Reads the registry's tables into Arrow, decides with :mod:`consent.release_filter`, writes files, then
+stores the manifest (kept forever) and membership in one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+from sqlalchemy import Connection, select, text
+
+from consent import tables as t
+from consent.errors import ConsentError, NotFound
+from consent.registry import ConsentRegistry, now_utc
+from consent.release_filter import PERMIT_REASONS, STATE_SCHEMA, arrow_of, filter_release
+from schemas.consent import REFUSALS, ReleaseManifest, format_instant, purposes, utc
+
+UNKNOWN = "unknown_case"
+
+
+@dataclass(frozen=True)
+class ReleaseFiles:
+    released: Path  # release_pseudonym only: what the researcher receives
+    custodian_map: Path  # case_id -> release_pseudonym: for the custodian's extraction, never the researcher
+    unknown: Path
+    manifest: Path
+
+
+def read_case_ids(path: Path) -> pa.Table:
+    """A case list from CSV (column ``case_id``, or the only column) or Parquet."""
+    if not path.exists():
+        raise ConsentError(f"case list {path} does not exist")
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            table = pq.read_table(path)
+        else:
+            table = arrow_of(duckdb.read_csv(str(path), all_varchar=True, header=True))
+    except (pa.ArrowInvalid, OSError, duckdb.Error) as exc:
+        raise ConsentError(f"cannot read case list {path}: {exc}") from None
+    if "case_id" in table.column_names:
+        column = table.column("case_id")
+    elif table.num_columns == 1:
+        column = table.column(0)
+    else:
+        raise ConsentError(f"case list {path} needs a case_id column (found: {', '.join(table.column_names)})")
+    return pa.table({"case_id": column.cast(pa.string())})
+
+
+def _arrow(conn: Connection, sql: str, params: dict[str, Any], names: list[str]) -> pa.Table:
+    rows = conn.execute(text(sql), params).all()
+    return pa.table({name: [r[i] for r in rows] for i, name in enumerate(names)})
+
+
+def load_inputs(conn: Connection, dataset: str, at: datetime | None) -> tuple[pa.Table, pa.Table, pa.Table]:
+    """Membership, enrolments and state rows of ``dataset``; ``at`` set = the events known then."""
+    params = {"dataset": dataset}
+    membership = _arrow(
+        conn, "SELECT case_id, subject FROM consent_cases WHERE dataset = :dataset", params, ["case_id", "subject"]
+    )
+    enrolments = _arrow(
+        conn,
+        "SELECT subject, category, enrolled_at FROM consent_enrolments WHERE dataset = :dataset",
+        params,
+        ["subject", "category", "enrolled_at"],
+    )
+    names = STATE_SCHEMA.names
+    if at is None:
+        sql = (
+            "SELECT s.subject, s.facet, s.scope_dataset, s.scope_purpose, s.kind, s.effective_at, s.seq "
+            "FROM consent_state s JOIN consent_enrolments e ON e.subject = s.subject AND e.dataset = :dataset "
+            "WHERE s.scope_dataset IN ('*', :dataset)"
+        )
+        state = _arrow(conn, sql, params, names)
+    else:
+        refusals_and_grants = "'consent_given','consent_declined','withdrawn','opted_out','reconsented'"
+        sql = (
+            "SELECT v.subject, CASE WHEN v.kind IN (" + refusals_and_grants + ") THEN 'choice' ELSE v.kind END, "
+            "COALESCE(v.scope_dataset, '*'), COALESCE(v.scope_purpose, '*'), v.kind, v.effective_at, v.seq "
+            "FROM consent_events v JOIN consent_enrolments e ON e.subject = v.subject AND e.dataset = :dataset "
+            "WHERE (v.scope_dataset IS NULL OR v.scope_dataset = :dataset) "
+            "AND v.recorded_at <= :at AND v.effective_at <= :at"
+        )
+        state = _arrow(conn, sql, {**params, "at": format_instant(at)}, names)
+    return membership, enrolments, state.cast(STATE_SCHEMA)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _validate(
+    registry: ConsentRegistry, application: str, dataset: str, purpose: str, modifiers: list[str], until: date
+) -> tuple[str, list[str]]:
+    if not application.strip():
+        raise ConsentError("an approved application id is required (--application)")
+    vocab = purposes()
+    try:
+        code = vocab.normalise(purpose)
+        mods = sorted({vocab.normalise(m) for m in modifiers})
+    except ValueError as exc:
+        raise ConsentError(str(exc)) from None
+    if vocab.is_modifier(code):
+        raise ConsentError(f"{code} is a modifier; the release purpose must be a research purpose such as GRU or HMB")
+    wrong = [m for m in mods if not vocab.is_modifier(m)]
+    if wrong:
+        raise ConsentError(f"{', '.join(wrong)} are purposes, not modifiers (modifiers: NCU, NPU)")
+    if dataset not in registry.known_datasets():
+        raise ConsentError(
+            f"unknown dataset {dataset}: nobody is enrolled in it in this registry; enrol its subjects first"
+        )
+    if until < now_utc().date():
+        raise ConsentError(f"active-until date {until} is in the past")
+    return code, mods
+
+
+def create_release(
+    registry: ConsentRegistry,
+    application: str,
+    dataset: str,
+    purpose: str,
+    cases: pa.Table,
+    out_dir: Path,
+    active_until: date,
+    modifiers: list[str] | None = None,
+    guid_prefix: str = "dg.TW01",
+) -> ReleaseManifest:
+    """Filter ``cases`` by consent now, write the release files and keep its manifest forever."""
+    code, mods = _validate(registry, application, dataset, purpose, modifiers or [], active_until)
+    covering = purposes().covering_scopes(code, frozenset(mods))
+    release_id = f"{guid_prefix}/{uuid.uuid4()}"
+    # One transaction: checkpoint, decision time and the state read see the same ledger.
+    with registry.engine.begin() as conn:
+        checkpoint = registry.checkpoint(conn)
+        at = now_utc()
+        membership, enrolments, state = load_inputs(conn, dataset, None)
+    secret = registry.pseudonymiser.release_secret(release_id)
+    decided = filter_release(cases, membership, enrolments, state, dataset, covering, registry.policy, at, secret)
+    files = _write_files(decided, out_dir)
+    reasons = Counter(decided.column("reason").to_pylist())
+    permitted = decided.filter(decided.column("permit"))
+    excluded = {r: n for r, n in sorted(reasons.items()) if r not in PERMIT_REASONS and r != UNKNOWN}
+    unknown = decided.filter(pc.equal(decided.column("reason"), UNKNOWN)).column("case_id").to_pylist()
+    manifest = ReleaseManifest(
+        release_id=release_id,
+        application=application,
+        dataset=dataset,
+        purpose=code,
+        modifiers=mods,
+        policy=registry.policy,
+        decided_at=at,
+        active_until=active_until,
+        ledger_checkpoint_hash=checkpoint,
+        cases_in=decided.num_rows,
+        cases_out=permitted.num_rows,
+        excluded=excluded,
+        unknown_case_ids=sorted(unknown),
+        output_file=files.released.name,
+        output_sha256=_sha256(files.released),
+    )
+    files.manifest.write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
+    _store(registry, manifest, covering, permitted, at)
+    return manifest
+
+
+def _write_files(decided: pa.Table, out_dir: Path) -> ReleaseFiles:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = ReleaseFiles(
+        released=out_dir / "released_cases.csv",
+        custodian_map=out_dir / "custodian_map.csv",
+        unknown=out_dir / "unknown_cases.csv",
+        manifest=out_dir / "manifest.json",
+    )
+    permitted = decided.filter(decided.column("permit")).sort_by("release_pseudonym")
+    pacsv.write_csv(permitted.select(["release_pseudonym"]), files.released)
+    pacsv.write_csv(permitted.select(["case_id", "release_pseudonym"]), files.custodian_map)
+    unknown = decided.filter(pc.equal(decided.column("reason"), UNKNOWN)).select(["case_id"])
+    pacsv.write_csv(unknown.sort_by("case_id"), files.unknown)
+    return files
+
+
+def _store(
+    registry: ConsentRegistry, manifest: ReleaseManifest, covering: frozenset[str], permitted: pa.Table, at: datetime
+) -> None:
+    members = permitted.select(["case_id", "subject", "release_pseudonym"]).to_pylist()
+    for row in members:
+        row["release_id"] = manifest.release_id
+    with registry.engine.begin() as conn:
+        conn.execute(
+            t.releases.insert().values(
+                release_id=manifest.release_id,
+                application=manifest.application,
+                dataset=manifest.dataset,
+                purpose=manifest.purpose,
+                active_until=format_instant(datetime.combine(manifest.active_until, time.max, tzinfo=UTC)),
+                created_at=format_instant(at),
+                manifest=json.loads(manifest.model_dump_json()),
+            )
+        )
+        conn.execute(
+            t.release_scopes.insert(), [{"release_id": manifest.release_id, "scope_purpose": c} for c in covering]
+        )
+        for start in range(0, len(members), 10000):
+            conn.execute(t.release_members.insert(), members[start : start + 10000])
+        # Refusals recorded after the decision but before this commit must still reach the holder.
+        late = (
+            conn.execute(
+                select(t.events.c.event_id).where(
+                    t.events.c.recorded_at > format_instant(at), t.events.c.kind.in_([k.value for k in REFUSALS])
+                )
+            )
+            .scalars()
+            .all()
+        )
+    if late:
+        registry.propagate_withdrawals(list(late))
+
+
+def manifest_of(registry: ConsentRegistry, release_id: str) -> ReleaseManifest:
+    with registry.engine.connect() as conn:
+        row = conn.execute(select(t.releases.c.manifest).where(t.releases.c.release_id == release_id)).first()
+    if row is None:
+        raise NotFound(f"no release {release_id}")
+    data = row[0] if isinstance(row[0], dict) else json.loads(row[0])
+    return ReleaseManifest.model_validate(data)
+
+
+def audit_release(registry: ConsentRegistry, release_id: str, cases: pa.Table) -> tuple[ReleaseManifest, pa.Table]:
+    """Re-decide a past release from the events known at its decision time (not the current state)."""
+    manifest = manifest_of(registry, release_id)
+    covering = purposes().covering_scopes(manifest.purpose, frozenset(manifest.modifiers))
+    at = utc(manifest.decided_at)
+    with registry.engine.connect() as conn:
+        membership, enrolments, state = load_inputs(conn, manifest.dataset, at)
+    secret = registry.pseudonymiser.release_secret(release_id)
+    decided = filter_release(
+        cases, membership, enrolments, state, manifest.dataset, covering, manifest.policy, at, secret
+    )
+    return manifest, decided

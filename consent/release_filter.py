@@ -1,0 +1,132 @@
+"""Set-based release filtering: one DuckDB query over Arrow tables decides every case at once.
+
+The same rules as :func:`consent.decide.decide`, written as SQL over the materialised state (or over
+the events known at an audit time); tests hold the two equal. No database of ours is touched here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import duckdb
+import pyarrow as pa
+
+from schemas.consent import Policy, format_instant
+
+PERMIT_REASONS = ("consent_given", "reconsented", "category_b_default", "category_c_notice_period_passed")
+
+STATE_SCHEMA = pa.schema(
+    [
+        ("subject", pa.string()),
+        ("facet", pa.string()),
+        ("scope_dataset", pa.string()),
+        ("scope_purpose", pa.string()),
+        ("kind", pa.string()),
+        ("effective_at", pa.string()),
+        ("seq", pa.int64()),
+    ]
+)
+
+
+def arrow_of(relation: duckdb.DuckDBPyRelation) -> pa.Table:
+    """A relation as an Arrow table (``to_arrow_table`` in DuckDB 2, ``arrow`` before)."""
+    convert = getattr(relation, "to_arrow_table", None) or relation.arrow
+    table: pa.Table = convert()
+    return table
+
+
+def _hmac_pads(secret: bytes) -> tuple[str, str]:
+    key = secret.ljust(64, b"\0")
+    return bytes(b ^ 0x36 for b in key).hex(), bytes(b ^ 0x5C for b in key).hex()
+
+
+_SQL = """
+WITH req AS (SELECT DISTINCT CAST(case_id AS VARCHAR) AS case_id FROM cases),
+c AS (SELECT req.case_id, m.subject FROM req LEFT JOIN membership m ON m.case_id = req.case_id),
+st AS (SELECT * FROM state WHERE scope_dataset IN ('*', $dataset) AND effective_at <= $at),
+ch AS (
+  SELECT subject, kind FROM (
+    SELECT subject, kind, row_number() OVER (
+      PARTITION BY subject
+      ORDER BY effective_at DESC,
+               CAST(scope_dataset <> '*' AS INTEGER) + CAST(scope_purpose <> '*' AS INTEGER) ASC,
+               seq DESC) AS rn
+    FROM st
+    WHERE facet = 'choice' AND (scope_purpose = '*' OR list_contains($covering, scope_purpose))
+  ) WHERE rn = 1
+),
+nt AS (
+  SELECT subject,
+         max(effective_at) FILTER (WHERE facet = 'notice_sent') AS sent,
+         max(effective_at) FILTER (WHERE facet = 'notice_undelivered') AS und,
+         bool_or(facet = 'deceased') AS dead
+  FROM st WHERE facet <> 'choice' GROUP BY subject
+),
+decided AS (
+  SELECT c.case_id, c.subject,
+    CASE
+      WHEN c.subject IS NULL THEN 'unknown_case'
+      WHEN en.subject IS NULL OR en.enrolled_at > $at THEN 'not_enrolled'
+      WHEN NOT $deceased_permits AND coalesce(nt.dead, false) THEN 'deceased'
+      WHEN ch.kind IS NOT NULL THEN ch.kind
+      WHEN en.category = 'A' THEN 'no_consent'
+      WHEN en.category = 'B' THEN 'category_b_default'
+      WHEN nt.sent IS NULL THEN 'notice_not_sent'
+      WHEN $undelivered_denies AND nt.und IS NOT NULL AND nt.und >= nt.sent THEN 'notice_undelivered'
+      WHEN nt.sent > $cutoff THEN 'notice_period_running'
+      ELSE 'category_c_notice_period_passed'
+    END AS reason
+  FROM c
+  LEFT JOIN enrolments en ON en.subject = c.subject
+  LEFT JOIN ch ON ch.subject = c.subject
+  LEFT JOIN nt ON nt.subject = c.subject
+)
+SELECT case_id, subject, reason,
+       list_contains($permits, reason) AS permit,
+       CASE WHEN list_contains($permits, reason) THEN substr(sha256(
+         unhex($opad) || unhex(sha256(unhex($ipad) || encode(case_id)))), 1, 32) END AS release_pseudonym
+FROM decided
+"""
+
+
+def filter_release(
+    cases: pa.Table,
+    membership: pa.Table,
+    enrolments: pa.Table,
+    state: pa.Table,
+    dataset: str,
+    covering: frozenset[str],
+    policy: Policy,
+    at: datetime,
+    secret: bytes,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> pa.Table:
+    """Decide every requested case; return case_id, subject, reason, permit, release_pseudonym.
+
+    ``cases``: case_id. ``membership``: case_id, subject of the dataset. ``enrolments``: subject,
+    category, enrolled_at of the dataset. ``state``: rows shaped like ``STATE_SCHEMA``.
+    """
+    db = con or duckdb.connect()
+    db.register("cases", cases)
+    db.register("membership", membership)
+    db.register("enrolments", enrolments)
+    db.register("state", state)
+    ipad, opad = _hmac_pads(secret)
+    params = {
+        "dataset": dataset,
+        "at": format_instant(at),
+        "cutoff": format_instant(at - timedelta(days=policy.notice_period_days)),
+        "covering": sorted(covering),
+        "deceased_permits": policy.deceased_permits,
+        "undelivered_denies": policy.undelivered_notice_denies,
+        "permits": list(PERMIT_REASONS),
+        "ipad": ipad,
+        "opad": opad,
+    }
+    try:
+        return arrow_of(db.sql(_SQL, params=params))
+    finally:
+        for name in ("cases", "membership", "enrolments", "state"):
+            db.unregister(name)
+        if con is None:
+            db.close()
