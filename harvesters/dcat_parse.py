@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -72,9 +73,19 @@ _IRI = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:[^\s<>\"{}|\\^`]+$")
 _IMAGING_PROPS = frozenset(
     FG[name]
     for name in (
-        "modality", "bodySite", "imageFormat", "annotationFormat", "annotationTool", "sharedCases",
-        "notSharedCases", "targetCases", "averageImagesPerCase", "estimatedAnnotatedImages", "accessRoute",
-        "accessChannel", "buildingTeam",
+        "modality",
+        "bodySite",
+        "imageFormat",
+        "annotationFormat",
+        "annotationTool",
+        "sharedCases",
+        "notSharedCases",
+        "targetCases",
+        "averageImagesPerCase",
+        "estimatedAnnotatedImages",
+        "accessRoute",
+        "accessChannel",
+        "buildingTeam",
     )
 )
 
@@ -119,10 +130,23 @@ class DcatDocument:
 # --------------------------------------------------------------------------------------
 
 _FORMAT_ALIASES = {
-    "ttl": "turtle", "turtle": "turtle", "text/turtle": "turtle", "n3": "turtle",
-    "xml": "xml", "rdf": "xml", "rdf/xml": "xml", "application/rdf+xml": "xml", "owl": "xml",
-    "jsonld": "json-ld", "json-ld": "json-ld", "application/ld+json": "json-ld", "json": "json-ld",
-    "nt": "nt", "ntriples": "nt", "n-triples": "nt", "application/n-triples": "nt",
+    "ttl": "turtle",
+    "turtle": "turtle",
+    "text/turtle": "turtle",
+    "n3": "turtle",
+    "xml": "xml",
+    "rdf": "xml",
+    "rdf/xml": "xml",
+    "application/rdf+xml": "xml",
+    "owl": "xml",
+    "jsonld": "json-ld",
+    "json-ld": "json-ld",
+    "application/ld+json": "json-ld",
+    "json": "json-ld",
+    "nt": "nt",
+    "ntriples": "nt",
+    "n-triples": "nt",
+    "application/n-triples": "nt",
 }
 
 
@@ -156,7 +180,10 @@ def load_graph(data: bytes | str, fmt: str | None = None, base: str | None = Non
     fmt = normalise_format(fmt) if fmt else sniff_format(text)
     g = Graph(bind_namespaces="none")
     try:
-        g.parse(data=text, format=fmt, publicID=base)
+        with warnings.catch_warnings():
+            # rdflib's own JSON-LD parser uses its deprecated ConjunctiveGraph internally.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            g.parse(data=text, format=fmt, publicID=base)
     except Exception as exc:  # each rdflib parser raises its own kind; all become one error
         raise _parse_error(exc, fmt, text) from exc
     return g
@@ -227,17 +254,17 @@ def parse_graph(graph: Graph) -> DcatDocument:
     doc = DcatDocument(next_page=next_page(graph))
     catalog_of: dict[Node, str] = {}
     dataset_nodes: dict[Node, None] = {}
-    for s, props in idx.items():
-        types = props.get(RDF.type, ())
-        if DCAT.Catalog in types:
-            for d in props.get(DCAT.dataset, ()):
-                catalog_of.setdefault(d, str(s))
-                dataset_nodes[d] = None
-            try:
-                doc.catalogs.append(mapper.catalog(s))
-            except (ValidationError, ValueError) as exc:
-                doc.catalog_errors.append(f"catalog {_name(s)}: {_reason(exc)}")
-        if any(t in types for t in _DATASET_TYPES):
+    # (None, p, o) look-ups keep insertion order, so records come in document order.
+    for s in graph.subjects(RDF.type, DCAT.Catalog, unique=True):
+        for d in idx.get(s, {}).get(DCAT.dataset, ()):
+            catalog_of.setdefault(d, str(s))
+            dataset_nodes[d] = None
+        try:
+            doc.catalogs.append(mapper.catalog(s))
+        except (ValidationError, ValueError) as exc:
+            doc.catalog_errors.append(f"catalog {_name(s)}: {_reason(exc)}")
+    for t in _DATASET_TYPES:
+        for s in graph.subjects(RDF.type, t, unique=True):
             dataset_nodes[s] = None
     for s in dataset_nodes:
         rec = ParsedDataset(subject=_name(s), catalog=catalog_of.get(s))

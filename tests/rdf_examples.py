@@ -25,13 +25,14 @@ EHDS = "http://data.europa.eu/eli/reg/2025/327/oj"
 
 
 def agent(name: str, n: int, iri: bool = False) -> Agent:
+    """An agent; one IRI names one agent, so its description must not vary with ``n``."""
     return Agent(
         name={"zh-Hant": f"{name}團隊", "en": f"{name} team"},
         iri=f"https://example.org/agent/{name.lower()}" if iri else None,
-        email=f"{name.lower()}{n}@example.org",
+        email=f"{name.lower()}@example.org",
         homepage=f"https://example.org/{name.lower()}",
         type="http://purl.org/adms/publishertype/Academia-ScientificOrganisation",
-        identifier=f"ORG-{n}",
+        identifier=f"ORG-{name}",
     )
 
 
@@ -70,7 +71,10 @@ def rich_dataset(access: str = "RESTRICTED", n: int = 1, **overrides: Any) -> Da
         other_identifiers=[Identifier(notation=f"doi:10.1234/img.{n}", scheme="DOI"), Identifier(notation="X-1")],
         frequency="http://publications.europa.eu/resource/authority/frequency/ANNUAL",
         applicable_legislation=[EHDS, "http://data.europa.eu/eli/reg/2016/679/oj"],
-        provenance={"en": "Collected at NTU Hospital, de-identified in two stages.", "zh-Hant": "臺大醫院收集，兩階段去識別。"},
+        provenance={
+            "en": "Collected at NTU Hospital, de-identified in two stages.",
+            "zh-Hant": "臺大醫院收集，兩階段去識別。",
+        },
         documentation=["https://example.org/docs/ccta.pdf", "Codebook in the secure room"],
         is_referenced_by=["https://doi.org/10.1000/xyz123"],
         relation=["https://example.org/datasets/99"],
