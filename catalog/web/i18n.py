@@ -153,6 +153,19 @@ _STRINGS: Final[dict[str, dict[str, str]]] = {
 }
 
 
+#: Dataset language codes (EU language authority) people read on the page.
+_DATA_LANGUAGES: Final[dict[str, dict[str, str]]] = {
+    "ZHO": {"en": "Chinese", "zh-Hant": "中文"},
+    "ENG": {"en": "English", "zh-Hant": "英文"},
+    "JPN": {"en": "Japanese", "zh-Hant": "日文"},
+    "KOR": {"en": "Korean", "zh-Hant": "韓文"},
+}
+
+
+def data_language_label(code: str, lang: str) -> str:
+    return _DATA_LANGUAGES.get(code, {}).get(lang, code)
+
+
 def t(key: str, lang: str, **values: object) -> str:
     """The interface string ``key`` in ``lang``, with ``{placeholders}`` filled."""
     entry = _STRINGS.get(key)

@@ -23,6 +23,7 @@ from catalog.web.i18n import (
     LANG_COOKIE,
     LANGUAGE_NAMES,
     LANGUAGES,
+    data_language_label,
     normalise_language,
     request_language,
     t,
@@ -53,6 +54,11 @@ def _other_txt(ctx: JinjaContext, value: dict[str, str] | None) -> str:
     mine = text_in(value, ctx["lang"])
     theirs = value.get(other, "")
     return theirs if theirs and theirs != mine else ""
+
+
+@pass_context
+def _language_labels(ctx: JinjaContext, codes: list[str]) -> str:
+    return ", ".join(data_language_label(c, ctx["lang"]) for c in codes)
 
 
 @pass_context
@@ -125,6 +131,7 @@ def _make_environment() -> Environment:
         txt=_txt,
         other_txt=_other_txt,
         vlabel=_vlabel,
+        language_labels=_language_labels,
         url_with=_url_with,
         guid_path=guid_path,
         LANGUAGES=LANGUAGES,
