@@ -12,8 +12,6 @@ from harvesters.base import Source
 KINDS: dict[str, str] = {
     "ckan": "a CKAN site (its base URL)",
     "dcat": "DCAT RDF documents (Turtle, RDF/XML, JSON-LD, N-Triples), paged by hydra:next",
-    "datajson": "a DCAT-US / Project Open Data 1.1 data.json",
-    "oaipmh": "an OAI-PMH endpoint (oai_dc or oai_datacite)",
     "local": "a folder of YAML/JSON/CSV dataset descriptions",
 }
 
@@ -53,14 +51,6 @@ def open_source(
         from harvesters.dcat_rdf import DcatRdfSource
 
         return DcatRdfSource(url, **common)
-    if kind == "datajson":
-        from harvesters.datajson import DataJsonSource
-
-        return DataJsonSource(url, **common)
-    if kind == "oaipmh":
-        from harvesters.oaipmh import OaiPmhSource
-
-        return OaiPmhSource(url, metadata_prefix=options.get("metadata_prefix", "oai_dc"), **common)
     if kind == "local":
         from harvesters.local_files import LocalFilesSource
 
