@@ -49,6 +49,9 @@ SCHEMA_VERSION = "1"
 #: description; vocabulary concepts well below the literal words of the same field.
 WEIGHTS = (10.0, 10.0, 5.0, 5.0, 1.0, 1.0, 2.5, 0.5)
 _FTS_COLUMNS = "t, tb, k, kb, d, db, ct, cd"
+#: When fewer records than this have every word of a query, records having some of the
+#: words follow them (a researcher would rather see near misses than nothing).
+RELAX_BELOW = 10
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -424,9 +427,14 @@ class EmbeddedIndex:
         )
         try:
             rows = list(self._db.execute(sql, (fts_expression(plan, True),)))
-            if not rows and len(plan.clauses) > 1:
-                # Nothing has every word: rank records having any of them rather than say nothing.
-                rows = list(self._db.execute(sql, (fts_expression(plan, False),)))
+            if len(rows) < RELAX_BELOW and len(plan.clauses) > 1:
+                # Few records have every word: also list those with some of them, ranked
+                # below every record that has them all.
+                strict = {r for r, _ in rows}
+                loose = [(r, s) for r, s in self._db.execute(sql, (fts_expression(plan, False),)) if r not in strict]
+                if loose:
+                    shift = (rows[-1][1] - loose[0][1] + 1.0) if rows else 0.0
+                    rows += [(r, s + shift) for r, s in loose]
         except sqlite3.OperationalError:
             # A plan is built from analysed tokens only, so this means a bug, not bad input;
             # answer "no results" rather than fail the page.
