@@ -1,0 +1,89 @@
+"""Real headless Chromium (Debian's) against a real `fairgate run` server with the sample catalog."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.web.conftest import LiveServer
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_path: str) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def test_the_home_page_shows_the_25_sample_datasets(page: Any, live_server: LiveServer) -> None:
+    page.goto(live_server.url + "/")
+    assert page.locator(".dataset-card").count() == 25
+    assert page.locator("#result-count").inner_text().strip() == "25 datasets"
+
+
+def test_clicking_a_dataset_opens_its_page_with_its_case_counts(page: Any, live_server: LiveServer) -> None:
+    page.goto(live_server.url + "/")
+    card = page.locator(".dataset-card").nth(2)
+    guid = card.get_attribute("data-guid")
+    title = card.locator(".dataset-title a").inner_text()
+    card.locator(".dataset-title a").click()
+    page.wait_for_url(f"**/dataset/{guid}")
+    assert page.locator("h1").inner_text() == title
+    imaging = live_server.ctx.store.get(guid).dataset.imaging
+    assert imaging is not None
+    total_row = page.locator('#case-counts tr[data-status="total"] td')
+    assert total_row.nth(2).inner_text() == f"{imaging.total_cases:,}"
+    shared = imaging.shared.total if imaging.shared else None
+    assert total_row.nth(0).inner_text() == (f"{shared:,}" if shared is not None else "—")
+
+
+def test_switching_language_translates_the_page_and_is_remembered(page: Any, live_server: LiveServer) -> None:
+    page.goto(live_server.url + "/")
+    guid = page.locator(".dataset-card").first.get_attribute("data-guid")
+    dataset = live_server.ctx.store.get(guid).dataset
+    page.goto(f"{live_server.url}/dataset/{guid}")
+    assert page.locator("h1").inner_text() == dataset.title["en"]
+    page.locator("a[data-lang='zh-Hant']").click()
+    page.wait_for_load_state()
+    assert page.locator("h1").inner_text() == dataset.title["zh-Hant"]
+    assert page.locator("html").get_attribute("lang") == "zh-Hant-TW"
+    assert page.locator("#h-cases").inner_text() == "案例數量"
+    page.locator(".breadcrumb a").first.click()  # back home, without ?lang= in the URL
+    page.wait_for_load_state()
+    assert page.locator("#result-count").inner_text().strip() == "共 25 個資料集"
+
+
+def test_a_narrow_screen_gets_one_column_without_horizontal_scrolling(browser: Any, live_server: LiveServer) -> None:
+    context = browser.new_context(locale="en-US", viewport={"width": 390, "height": 844})
+    try:
+        page = context.new_page()
+        page.goto(live_server.url + "/")
+        guid = page.locator(".dataset-card").first.get_attribute("data-guid")
+        for url in ("/", f"/dataset/{guid}"):
+            page.goto(live_server.url + url)
+            assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    finally:
+        context.close()
