@@ -511,6 +511,11 @@ class ConsentRegistry:
             q = select(t.events).where(t.events.c.subject == subject).order_by(t.events.c.seq)
             return [_row_to_event(r) for r in conn.execute(q)]
 
+    def event(self, event_id: str) -> ConsentEvent | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t.events).where(t.events.c.event_id == event_id)).first()
+        return _row_to_event(row) if row is not None else None
+
     def state_of(self, subject: str) -> dict[StateKey, StateEntry]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(t.state).where(t.state.c.subject == subject)).all()

@@ -1,0 +1,227 @@
+"""Steward REST routes of the consent registry (``router``, mounted by the app under ``/api/consent``).
+
+Every route needs the steward bearer token from settings (503 when none is configured, 401 when wrong).
+Thin: each route calls :class:`consent.registry.ConsentRegistry` like the CLI does.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import uuid
+from pathlib import Path
+from typing import Annotated, Any
+
+import pyarrow as pa
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, status
+from fastapi import Path as PathParam
+from pydantic import BaseModel
+
+from consent.errors import ConsentError, IdempotencyConflict, NotFound
+from consent.interchange import consent_receipt, fhir_consents
+from consent.registry import ConsentRegistry
+from consent.release import create_release, manifest_of
+from consent.settings import ConsentSettings
+from schemas.consent import (
+    ConsentEvent,
+    Decision,
+    Enrolment,
+    EventRequest,
+    InstitutionReport,
+    ReleaseManifest,
+    ReleaseRequest,
+    WithdrawalNotice,
+    purposes,
+)
+
+Pseudonym = Annotated[str, PathParam(pattern=r"^[0-9a-f]{64}$", description="subject pseudonym (64 hex)")]
+
+
+def get_consent_settings() -> ConsentSettings:
+    """Settings of the registry; the app overrides this dependency with its own Settings."""
+    return ConsentSettings()
+
+
+_registries: dict[tuple[str, str], ConsentRegistry] = {}
+_lock = threading.Lock()
+
+
+def get_registry(settings: Annotated[ConsentSettings, Depends(get_consent_settings)]) -> ConsentRegistry:
+    """One registry (one engine and pool) per database and key file, shared by all requests."""
+    key = (settings.resolved_consent_database_url(), str(settings.resolved_pseudonym_key_file()))
+    with _lock:
+        if key not in _registries:
+            _registries[key] = ConsentRegistry.from_settings(settings)
+        return _registries[key]
+
+
+def _error(status_code: int, code: str, message: str, headers: dict[str, str] | None = None) -> HTTPException:
+    return HTTPException(status_code, detail={"code": code, "message": message}, headers=headers)
+
+
+def require_steward(
+    settings: Annotated[ConsentSettings, Depends(get_consent_settings)],
+    authorization: Annotated[str | None, Header()] = None,
+) -> None:
+    """Bearer token check; with no token configured the routes stay closed (503), never open."""
+    if not settings.steward_token:
+        raise _error(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "steward_token_not_configured",
+            "consent routes are closed: no steward token is configured. Set FAIRGATE_STEWARD_TOKEN "
+            "(user accounts arrive with the portal).",
+        )
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not secrets.compare_digest(token.encode(), settings.steward_token.encode()):
+        raise _error(
+            status.HTTP_401_UNAUTHORIZED,
+            "unauthorised",
+            "send the steward token as 'Authorization: Bearer <token>'",
+            {"WWW-Authenticate": "Bearer"},
+        )
+
+
+router = APIRouter(tags=["consent"], dependencies=[Depends(require_steward)])
+Registry = Annotated[ConsentRegistry, Depends(get_registry)]
+Settings = Annotated[ConsentSettings, Depends(get_consent_settings)]
+
+
+def _refusal(exc: ConsentError) -> HTTPException:
+    if isinstance(exc, NotFound):
+        return _error(404, exc.code, str(exc))
+    if isinstance(exc, IdempotencyConflict):
+        return _error(409, exc.code, str(exc))
+    return _error(422, exc.code, str(exc))
+
+
+class RecordedEvent(BaseModel):
+    event: ConsentEvent
+    receipt: dict[str, Any]
+
+
+@router.post("/events", status_code=201, response_model=RecordedEvent)
+def record_event(
+    request: EventRequest,
+    registry: Registry,
+    settings: Settings,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> RecordedEvent:
+    """Append one event; a retry with the same ``Idempotency-Key`` returns the original event."""
+    try:
+        (event,) = registry.append([request], [idempotency_key])
+    except ConsentError as exc:
+        raise _refusal(exc) from None
+    return RecordedEvent(event=event, receipt=consent_receipt(event, settings))
+
+
+@router.get("/events/{event_id}/receipt")
+def event_receipt(event_id: str, registry: Registry, settings: Settings) -> dict[str, Any]:
+    event = registry.event(event_id)
+    if event is None:
+        raise _error(404, "not_found", f"no event {event_id}")
+    return consent_receipt(event, settings)
+
+
+@router.get("/subjects/{pseudonym}/enrolments")
+def subject_enrolments(pseudonym: Pseudonym, registry: Registry) -> list[Enrolment]:
+    return registry.enrolments_of(pseudonym)
+
+
+@router.get("/subjects/{pseudonym}/events")
+def subject_events(pseudonym: Pseudonym, registry: Registry) -> list[ConsentEvent]:
+    return registry.events_of(pseudonym)
+
+
+@router.get("/subjects/{pseudonym}/decisions")
+def subject_decisions(
+    pseudonym: Pseudonym,
+    registry: Registry,
+    purpose: str = "DUO:0000042",
+    modifier: Annotated[list[str] | None, Query()] = None,
+) -> dict[str, Decision]:
+    """Today's decision per enrolled dataset for ``purpose`` (default GRU)."""
+    try:
+        mods = frozenset(purposes().normalise(m) for m in modifier or [])
+        return registry.current_decisions(pseudonym, purpose, mods)
+    except ValueError as exc:
+        raise _error(422, "invalid_purpose", str(exc)) from None
+
+
+@router.get("/subjects/{pseudonym}/fhir")
+def subject_fhir(pseudonym: Pseudonym, registry: Registry, settings: Settings) -> dict[str, Any]:
+    """The subject's choices as a FHIR R5 Bundle of Consent resources."""
+    return fhir_consents(pseudonym, registry.events_of(pseudonym), registry.enrolments_of(pseudonym), settings)
+
+
+@router.get("/report")
+def report(registry: Registry) -> list[InstitutionReport]:
+    return registry.report()
+
+
+class VerifyReport(BaseModel):
+    ok: bool
+    events_checked: int
+    chains: int
+    first_broken_event: str | None
+    problems: list[str]
+
+
+@router.post("/verify")
+def verify(registry: Registry) -> VerifyReport:
+    result = registry.verify()
+    problems = [result.first_break.describe()] if result.first_break else []
+    return VerifyReport(
+        ok=result.ok,
+        events_checked=result.events_checked,
+        chains=result.chains,
+        first_broken_event=result.first_break.event_id if result.first_break else None,
+        problems=problems + result.checkpoint_problems,
+    )
+
+
+@router.post("/releases", status_code=201)
+def create(request: ReleaseRequest, registry: Registry, settings: Settings) -> ReleaseManifest:
+    """Filter the case list by consent now; files go under ``<data_dir>/releases/``."""
+    out = Path(settings.data_dir) / "releases" / str(uuid.uuid4())
+    try:
+        return create_release(
+            registry,
+            request.application,
+            request.dataset,
+            request.purpose,
+            pa.table({"case_id": pa.array(request.case_ids, pa.string())}),
+            out,
+            request.active_until,
+            request.modifiers,
+            settings.guid_prefix,
+        )
+    except ConsentError as exc:
+        raise _refusal(exc) from None
+
+
+@router.get("/releases/{release_id:path}/manifest")
+def release_manifest(release_id: str, registry: Registry) -> ReleaseManifest:
+    try:
+        return manifest_of(registry, release_id)
+    except ConsentError as exc:
+        raise _refusal(exc) from None
+
+
+@router.get("/withdrawal-notices")
+def withdrawal_notices(registry: Registry, release: str | None = None, pending: bool = False) -> list[WithdrawalNotice]:
+    return registry.withdrawal_notices(release, pending)
+
+
+class Acknowledgement(BaseModel):
+    by: str
+
+
+@router.post("/withdrawal-notices/{notice_id}/acknowledge")
+def acknowledge(notice_id: str, body: Acknowledgement, registry: Registry) -> WithdrawalNotice:
+    try:
+        return registry.acknowledge(notice_id, body.by)
+    except ConsentError as exc:
+        raise _refusal(exc) from None
+
+
+__all__ = ["get_consent_settings", "get_registry", "require_steward", "router"]
