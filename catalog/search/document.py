@@ -69,6 +69,12 @@ def _vocab_label(vocab: str, code: str) -> dict[str, str]:
     return {"en": v.label(code, "en"), "zh-Hant": v.label(code, "zh-Hant")}
 
 
+def facet_label(facet: str, value: str) -> dict[str, str]:
+    """Labels of a facet value when the index holds none (vocabulary label or the value)."""
+    vocab = _VOCAB_FACETS.get(facet)
+    return _vocab_label(vocab, value) if vocab else {"en": value, "zh-Hant": value}
+
+
 def _health_category(iri: str) -> str:
     code = vocabulary("health_category").code_for_iri(iri)
     return code or iri

@@ -40,7 +40,7 @@ from catalog.search.query import (
     decode_cursor,
     encode_cursor,
 )
-from catalog.search.terms import Terms, load_terms
+from catalog.search.terms import Terms, document_concepts, load_terms
 from catalog.search.text import analyse, normalise, pieces
 from catalog.store import StoredDataset
 
@@ -167,12 +167,9 @@ def _fts_columns(doc: SearchDocument, terms: Terms) -> tuple[str, ...]:
     title = analyse(doc.title_text)
     keywords = analyse(doc.keyword_text)
     description = analyse(doc.description_text)
-    title_concepts = {c for m in terms.find(title.units) for c in m.concepts}
-    other = {c for a in (keywords, description) for m in terms.find(a.units) for c in m.concepts}
-    for code in doc.modalities:
-        other |= terms.for_modality(code)
-    for code in doc.body_sites:
-        other |= terms.for_body_site(code)
+    title_concepts, other = document_concepts(
+        title.units, [keywords.units, description.units], doc.modalities, doc.body_sites, terms
+    )
     return (
         " ".join(title.units),
         " ".join(title.bigrams),
@@ -181,7 +178,7 @@ def _fts_columns(doc: SearchDocument, terms: Terms) -> tuple[str, ...]:
         " ".join(description.units),
         " ".join(description.bigrams),
         " ".join(concept_token(c) for c in sorted(title_concepts)),
-        " ".join(concept_token(c) for c in sorted(other | title_concepts)),
+        " ".join(concept_token(c) for c in sorted(other)),
     )
 
 

@@ -133,6 +133,20 @@ class Terms:
         return concept.forms if concept else ()
 
 
+def document_concepts(
+    title_units: Sequence[str], other_units: Sequence[Sequence[str]], modalities: Iterable[str],
+    body_sites: Iterable[str], terms: Terms,
+) -> tuple[set[str], set[str]]:
+    """Concepts a record mentions: (in its title, anywhere incl. coded modality/body site)."""
+    title = {c for m in terms.find(title_units) for c in m.concepts}
+    other = {c for units in other_units for m in terms.find(units) for c in m.concepts}
+    for code in modalities:
+        other |= terms.for_modality(code)
+    for code in body_sites:
+        other |= terms.for_body_site(code)
+    return title, other | title
+
+
 def _packaged() -> dict[str, Any]:
     path = resources.files("schemas") / "vocab" / "search_terms.json"
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
