@@ -20,6 +20,17 @@ from schemas import Agent, CaseCounts, Dataset, ImagingInfo, PeriodOfTime, vocab
 #: are the same in every deployment with the same prefix.
 SAMPLE_SOURCE_UUID = "6f1c2a52-8f3e-4f55-9a0e-2019091500aa"
 
+TEAM_HOMEPAGES = {
+    "NTU": "https://www.ntu.edu.tw/",
+    "TVGH": "https://www.vghtpe.gov.tw/",
+    "TMU": "https://www.tmu.edu.tw/",
+}
+#: Taiwan's Personal Data Protection Act, the law the programme's sharing rests on.
+PDPA = "https://law.moj.gov.tw/ENG/LawClass/LawAll.aspx?pcode=I0050021"
+#: The programme's data access committee acts as the health data access body (HDAB).
+ACCESS_COMMITTEE = {"zh-Hant": "醫療影像資料審查委員會", "en": "Imaging data access committee"}
+IMAGE_TYPE = "http://purl.org/dc/dcmitype/Image"
+
 TEAMS: dict[str, dict[str, str]] = {
     "NTU": {"zh-Hant": "國立臺灣大學團隊", "en": "National Taiwan University team"},
     "TVGH": {"zh-Hant": "臺北榮民總醫院團隊", "en": "Taipei Veterans General Hospital team"},
@@ -140,8 +151,26 @@ def _dataset(no: int, portions: list[dict[str, str]]) -> Dataset:
         "description": {"zh-Hant": describe("zh-Hant"), "en": describe("en")},
         "keywords": keywords,
         "themes": [_HEALTH_THEME],
-        "publisher": Agent(name=TEAMS[team]),
-        "creators": [Agent(name=TEAMS[team])],
+        "publisher": Agent(name=TEAMS[team], homepage=TEAM_HOMEPAGES[team]),
+        "creators": [Agent(name=TEAMS[team], homepage=TEAM_HOMEPAGES[team])],
+        "contact_points": [{"name": TEAMS[team], "url": TEAM_HOMEPAGES[team]}],
+        "type": IMAGE_TYPE,
+        "applicable_legislation": [PDPA],
+        "provenance": {
+            "zh-Hant": f"{TEAMS[team]['zh-Hant']}於 2019 年醫療影像 AI 計畫中自院內影像建置；"
+            "收案機構先去除或假名化直接識別資料，集中後再依再識別風險評估進行第二階段去識別化。",
+            "en": f"Built by the {TEAMS[team]['en']} from its own imaging archive in the 2019 medical-imaging "
+            "AI programme; direct identifiers removed or pseudonymised at the source, then de-identified a "
+            "second time after a re-identification risk assessment.",
+        },
+        "distributions": [
+            {
+                "title": {"zh-Hant": "經審查後取用", "en": "Access after review"},
+                "access_url": f"{TEAM_HOMEPAGES[team]}",
+                "format": first["image_format"],
+                "access_rights": "RESTRICTED" if shared else "NON_PUBLIC",
+            }
+        ],
         "issued": "2019-09-15",
         "temporal": [PeriodOfTime(start="2018-12-01", end="2019-09-15")],
         "access_rights": "RESTRICTED" if shared else "NON_PUBLIC",
@@ -149,6 +178,8 @@ def _dataset(no: int, portions: list[dict[str, str]]) -> Dataset:
         "health": {
             "health_categories": [vocabulary("health_category").iri("IMAG")],
             "number_of_records": total,
+            "hdab": Agent(name=ACCESS_COMMITTEE, homepage="https://www.mohw.gov.tw/"),
+            "has_structured_data": False,
             "purposes": ["https://w3id.org/dpv#AcademicResearch"],
         },
         "imaging": ImagingInfo(
