@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from catalog.context import Context
 from catalog.dcat import SUFFIXES, dataset_iri, dataset_to_schemaorg
+from catalog.search import QueryError
 from catalog.store import NotFound, Revision, StoredDataset
 from catalog.web.i18n import request_language
 from catalog.web.rendering import STATIC_DIR, render
@@ -96,10 +97,15 @@ def home(
     request: Request,
     q: str = "",
     cursor: str | None = None,
-    limit: int = Query(50, ge=1, le=200),
+    sort: str = "relevance",
+    limit: int = Query(50, ge=1, le=100),
 ) -> Response:
     ctx = _ctx(request)
-    view: SearchView = run_search(ctx, request, q=q, cursor=cursor, limit=limit)
+    lang = request_language(request)
+    try:
+        view: SearchView = run_search(ctx, request, q=q, cursor=cursor, limit=limit, sort=sort, lang=lang)
+    except QueryError as exc:
+        return render(request, "error.html", {"status": 400, "message": str(exc)}, status_code=400)
     return render(request, "home.html", {"view": view, "q": q})
 
 

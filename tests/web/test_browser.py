@@ -87,3 +87,21 @@ def test_a_narrow_screen_gets_one_column_without_horizontal_scrolling(browser: A
             assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     finally:
         context.close()
+
+
+def test_searching_and_ticking_a_facet_narrow_the_list(page: Any, live_server: LiveServer) -> None:
+    page.goto(live_server.url + "/")
+    page.fill("#q", "lung")
+    page.press("#q", "Enter")
+    page.wait_for_url("**/?q=lung*")
+    found = page.locator(".dataset-card").count()
+    assert 0 < found < 25
+    assert page.locator(".dataset-card mark").count() >= found
+    option = page.locator('fieldset[data-facet="modality"] label.facet-option').first
+    expected = int(option.locator(".facet-count").inner_text().replace(",", ""))
+    option.locator("input[type=checkbox]").check()
+    page.locator("#facet-form button[type=submit]").click()
+    page.wait_for_load_state()
+    assert page.locator(".dataset-card").count() == expected
+    assert page.locator('fieldset[data-facet="modality"] input:checked').count() == 1
+    assert page.locator("#q").input_value() == "lung"

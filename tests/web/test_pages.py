@@ -125,4 +125,45 @@ def test_the_home_page_pages_through_a_large_catalog(client: TestClient, add: Ca
     assert next_href
     second = client.get(next_href.group(1).replace("&amp;", "&")).text
     assert second.count('class="dataset-card"') == 1
-    assert "Paged 2" in second
+    assert 'rel="next"' not in second
+    shown = re.findall(r"Paged \d", first + second)
+    assert sorted(set(shown)) == ["Paged 0", "Paged 1", "Paged 2"]
+
+
+def _imaging(modality: str, site: str) -> dict[str, object]:
+    return {"modalities": [modality], "body_sites": [site], "shared": {"fully_annotated": 7}}
+
+
+def test_the_search_box_narrows_the_list_and_marks_the_matching_words(
+    client: TestClient, add: Callable[..., str]
+) -> None:
+    add("Hand MR", imaging=_imaging("MR", "HAND"))
+    add("Lung CT", imaging=_imaging("CT", "LUNG"))
+    html = client.get("/?q=hand&lang=en").text
+    assert html.count('class="dataset-card"') == 1
+    assert "<mark>Hand</mark>" in html
+    assert "1 results" in html
+
+
+def test_facet_checkboxes_filter_the_list_and_stay_ticked(client: TestClient, add: Callable[..., str]) -> None:
+    add("Hand MR", imaging=_imaging("MR", "HAND"))
+    add("Lung CT", imaging=_imaging("CT", "LUNG"))
+    add("Brain MR", imaging=_imaging("MR", "BRAIN"))
+    html = client.get("/?modality=MR&lang=en").text
+    assert html.count('class="dataset-card"') == 2
+    assert "Lung CT" not in html.split('class="results"')[1]
+    assert re.search(r'name="modality" value="MR" checked', html)
+    assert re.search(r'name="modality" value="CT">', html)  # still offered, not ticked
+
+
+def test_a_search_cursor_from_another_search_is_a_400_page_saying_to_start_again(
+    client: TestClient, add: Callable[..., str]
+) -> None:
+    for i in range(3):
+        add(f"Item {i}")
+    first = client.get("/?q=item&limit=1&lang=en").text
+    cursor = re.search(r"cursor=([^&\"]+)", first)
+    assert cursor
+    response = client.get(f"/?q=other&limit=1&cursor={cursor.group(1)}&lang=en")
+    assert response.status_code == 400
+    assert "start again" in response.text
