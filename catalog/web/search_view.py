@@ -91,7 +91,7 @@ def run_search(
     query = SearchQuery(
         q=q,
         filters=filters,
-        sort=sort if sort in SORTS else "relevance",  # type: ignore[arg-type]
+        sort=sort if sort in SORTS else "relevance",
         cursor=cursor,
         limit=min(limit, 100),
         lang="zh-Hant" if lang == "zh-Hant" else "en",
