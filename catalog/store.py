@@ -419,7 +419,9 @@ class Store:
                     source_guid=row.source_guid,
                     upstream_id=row.upstream_id,
                 )
-                kind: ChangeKind = "created" if status == "created" else "restored" if status == "restored" else "updated"
+                kind: ChangeKind = "updated"
+                if status in ("created", "restored"):
+                    kind = "created" if status == "created" else "restored"
                 changes.append(Change(kind, guid, stored))
             if inserts:
                 conn.execute(insert(DatasetRow), inserts)

@@ -8,8 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from catalog.cli import app
-from catalog.samples import sample_datasets
 from catalog.dcat import Paging, catalog_graph, dataset_graph, serialise_dataset
+from catalog.samples import sample_datasets
 from harvesters.dcat_parse import load_graph, parse_graph
 from harvesters.quality import quality_notes, validate_dataset, validate_graph
 from tests.rdf_examples import conformant_dataset, rich_catalog
