@@ -27,6 +27,7 @@ _ROUTER_MODULES: list[str] = [
     "catalog.api.resolver",
     "catalog.api.search",
     "catalog.api.harvest",
+    "catalog.api.consent_mount",
     "catalog.web.pages",  # catch-all page routes: keep last
 ]
 

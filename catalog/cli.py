@@ -19,6 +19,7 @@ _COMMAND_MODULES = [
     "catalog.commands.harvest",
     "catalog.commands.validate",
     "catalog.commands.search",
+    "catalog.commands.consent",
 ]
 
 for _name in _COMMAND_MODULES:
