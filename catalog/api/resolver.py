@@ -155,10 +155,11 @@ def resolve(request: Request, guid: str) -> Response:
         raise
     if wanted == HTML:
         response = pages.dataset_page_response(request, stored)
-        response.headers["Link"] = signposting(stored, ctx.settings.base_url)
     else:
         response = rdf_response(stored, wanted, ctx.settings)
-    response.headers["Vary"] = "Accept"
+    # The page also varies by language (cookie, Accept-Language); caches must key on all of them.
+    vary = [v.strip() for v in response.headers.get("Vary", "").split(",") if v.strip()]
+    response.headers["Vary"] = ", ".join(["Accept", *vary])
     return response
 
 

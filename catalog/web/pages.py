@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from catalog.api.resolver import signposting
 from catalog.context import Context
 from catalog.dcat import SUFFIXES, dataset_iri, dataset_to_schemaorg
 from catalog.search import QueryError
@@ -77,9 +78,10 @@ def dataset_page_response(request: Request, stored: StoredDataset) -> Response:
         "revisions": _recent_revisions(ctx, stored.guid),
         "schemaorg": schemaorg,
     }
+    headers = {"Link": signposting(stored, base)}
     if stored.is_tombstone:
-        return render(request, "tombstone.html", values, status_code=410)
-    return render(request, "dataset.html", values)
+        return render(request, "tombstone.html", values, status_code=410, headers=headers)
+    return render(request, "dataset.html", values, headers=headers)
 
 
 def _changed_fields(before: dict[str, Any] | None, after: dict[str, Any]) -> list[str]:

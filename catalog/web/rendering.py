@@ -165,6 +165,7 @@ def render(
     html = ENVIRONMENT.get_template(name).render(values)
     response = HTMLResponse(html, status_code=status_code, headers=headers)
     response.headers["Content-Language"] = lang
+    response.headers["Vary"] = "Accept-Language, Cookie"
     chosen = normalise_language(request.query_params.get("lang"))
     if chosen:
         response.set_cookie(LANG_COOKIE, chosen, max_age=_ONE_YEAR, samesite="lax", httponly=True)

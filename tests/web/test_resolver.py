@@ -59,7 +59,7 @@ def test_a_guid_resolves_to_rdf_of_the_dataset_when_asked_for_it(
     response = client.get(f"/guid/{guid}", headers={"Accept": accept})
     assert response.status_code == 200
     assert response.headers["content-type"].startswith(media_type)
-    assert response.headers["vary"] == "Accept"
+    assert response.headers["vary"].split(",")[0] == "Accept"
     g = _graph(response.text, rdflib_format)
     node = URIRef(f"http://testserver/guid/{guid}")
     assert (node, RDF.type, DCAT.Dataset) in g
@@ -92,6 +92,13 @@ def test_the_resolver_sends_fair_signposting_links(client: TestClient, add: Call
     for suffix, media in (("ttl", "text/turtle"), ("jsonld", "application/ld+json"), ("rdf", "application/rdf+xml")):
         assert f'<http://testserver/dataset/{guid}.{suffix}>; rel="describedby"; type="{media}"' in link
     assert '<https://schema.org/Dataset>; rel="type"' in link
+
+
+def test_the_dataset_page_itself_carries_the_signposting_links(client: TestClient, add: Callable[..., str]) -> None:
+    guid = add()
+    page = client.get(f"/dataset/{guid}")
+    assert f'<http://testserver/guid/{guid}>; rel="cite-as"' in page.headers["link"]
+    assert "Accept" in client.get(f"/guid/{guid}").headers["vary"]
 
 
 def test_head_on_a_guid_gives_the_signposting_links_without_a_body(
