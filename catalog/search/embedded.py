@@ -398,8 +398,10 @@ class EmbeddedIndex:
             return written
 
     def size_bytes(self) -> int:
+        """Bytes on disk after folding the write-ahead log into the file."""
         with self._lock:
             assert self._file is not None
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             return sum(
                 Path(str(self._file) + s).stat().st_size
                 for s in ("", "-wal")
@@ -408,11 +410,12 @@ class EmbeddedIndex:
 
     # --- reading -------------------------------------------------------------------------
 
-    def raw_match(self, expression: str) -> list[tuple[int, float]]:
-        """The engine alone: FTS5 MATCH ranked by bm25 (for benchmarks' baseline)."""
+    def raw_match_top(self, expression: str, limit: int) -> list[tuple[int, float]]:
+        """The engine alone: FTS5 MATCH ranked by bm25, top ``limit`` (benchmarks' baseline)."""
         with self._lock:
-            sql = f"SELECT rowid, bm25(fts, {', '.join(map(str, WEIGHTS))}) AS s FROM fts WHERE fts MATCH ? ORDER BY s"
-            return list(self._db.execute(sql, (expression,)))
+            weights = ", ".join(map(str, WEIGHTS))
+            sql = f"SELECT rowid, bm25(fts, {weights}) AS s FROM fts WHERE fts MATCH ? ORDER BY s LIMIT ?"
+            return list(self._db.execute(sql, (expression, limit)))
 
     def plan(self, q: str) -> QueryPlan:
         return plan_query(q, self.terms)

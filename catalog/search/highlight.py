@@ -21,7 +21,12 @@ def _norm_char(ch: str) -> str:
     return normalise(ch)
 
 
-def _normalised_with_offsets(text: str) -> tuple[str, list[int]]:
+def _normalised_with_offsets(text: str) -> tuple[str, list[int] | None]:
+    """Normalised text and, when normalising changed its length, each character's origin
+    (``None`` means position i maps to i, the usual case)."""
+    whole = normalise(text)
+    if len(whole) == len(text):
+        return whole, None
     out: list[str] = []
     offsets: list[int] = []
     for i, ch in enumerate(text):
@@ -58,7 +63,7 @@ def spans(text: str, terms: tuple[str, ...]) -> list[tuple[int, int]]:
     out: list[tuple[int, int]] = []
     for m in pattern.finditer(norm):
         if m.end() > m.start():
-            start, end = offsets[m.start()], offsets[m.end() - 1] + 1
+            start, end = (m.start(), m.end()) if offsets is None else (offsets[m.start()], offsets[m.end() - 1] + 1)
             if not out or start >= out[-1][1]:
                 out.append((start, end))
     return out

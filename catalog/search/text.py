@@ -9,6 +9,7 @@ indexer and the query parser use these functions, so both sides always agree.
 from __future__ import annotations
 
 import itertools
+import operator
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -55,14 +56,18 @@ def _converter() -> object:
     return OpenCC("s2t")
 
 
+@cache
+def _simplified_chars() -> frozenset[str]:
+    return frozenset(chr(c) for c in _simplified_only())
+
+
 def to_traditional(text: str) -> str:
     """Convert Simplified Chinese in ``text`` to Traditional; Traditional text is left alone.
 
     The phrase-aware OpenCC conversion is slow, so it only runs when ``text`` contains a
     character that exists only in Simplified Chinese (most records contain none).
     """
-    table = _simplified_only()
-    if not any(ord(ch) in table for ch in text):
+    if _simplified_chars().isdisjoint(text):
         return text
     return str(_converter().convert(text))  # type: ignore[attr-defined]
 
@@ -78,7 +83,7 @@ def stem(word: str) -> str:
     Deliberately weak: stronger stemmers conflate medical terms (metastasis/metastases
     are linked through the bilingual vocabulary instead).
     """
-    if len(word) <= 3 or not word.isascii() or word[-1] != "s" or word[-2] in "su" or word.isdigit():
+    if word[-1] != "s" or len(word) <= 3 or word[-2] in "su" or not word.isascii():
         return word
     if word.endswith("ies") and len(word) > 4:
         return word[:-3] + "y"
@@ -129,11 +134,17 @@ def analyse_piece(piece: Piece) -> Analysed:
 
 
 def analyse(text: str) -> Analysed:
-    """Token streams of raw text (normalised here)."""
-    out = Analysed()
-    for p in pieces(normalise(text)):
-        out.extend(analyse_piece(p))
-    return out
+    """Token streams of raw text (normalised here). Hot path of indexing: kept flat."""
+    units: list[str] = []
+    bigrams: list[str] = []
+    for m in _TOKEN.finditer(normalise(text)):
+        run = m.group(1)
+        if run:
+            units.extend(run)
+            bigrams.extend(map(operator.add, run, run[1:]))
+        else:
+            units.append(stem(m.group(2)))
+    return Analysed(units, bigrams)
 
 
 def has_cjk(text: str) -> bool:

@@ -1,0 +1,242 @@
+"""Search benchmark: build the embedded index over generated bilingual records, then time
+queries with two facets in-process and over HTTP beside the raw FTS5 query (baseline).
+
+Records are made in-process from the packaged sample catalog and a small embedded set of
+Chinese/English research-data texts, so nothing outside the repository is read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psutil
+
+from catalog.samples import sample_datasets
+from catalog.search.document import SearchDocument, build_document
+from catalog.search.embedded import EmbeddedIndex, fts_expression
+from catalog.search.query import SearchQuery
+from catalog.search.text import analyse
+from schemas import Dataset
+from schemas.dataset import Agent, Distribution, LicenseDocument
+
+# Short texts in the style of a Taiwanese research-data repository (depositar-like).
+_OTHER = [
+    ("LTSER Lyudao 珊瑚礁水下聲景", "Coral reef soundscape", "本資料集為綠島長期社會生態核心觀測平台在珊瑚礁生態系所收集之水下聲景長期觀測資料。"),  # noqa: E501
+    ("彰化縣歷年水質監測資料", "Changhua water quality", "資料取自全國環境水質監測網，包含溶氧、pH、導電度與懸浮固體等項目之歷年觀測值。"),  # noqa: E501
+    ("長照機構地震演習培訓教材", "Earthquake drill training for long-term care", "災害特定需求者災害管理計畫與演習計畫之研擬與應用，提供長照機構演練使用。"),  # noqa: E501
+    ("台北盆地 NDVI 與地表溫度", "NDVI and land surface temperature of the Taipei basin", "以 Landsat 7/8 衛星影像計算之植生指標與地表溫度，供都市熱島研究使用。"),  # noqa: E501
+    ("空氣品質與 PM2.5 感測資料", "Air quality and PM2.5 sensor data", "Low-cost PM2.5 sensors deployed in homes and schools; hourly readings with temperature and humidity."),  # noqa: E501
+    ("流域綜合治理工程生態檢核", "Ecological check of river basin works", "工程施工階段之生態檢核報告，包含棲地評估、保育對策與自主檢查表。"),  # noqa: E501
+]
+_PUBLISHERS = [f"Research team {i:02d}" for i in range(40)]
+_LICENCES = [
+    "https://creativecommons.org/licenses/by/4.0/",
+    "https://creativecommons.org/licenses/by-nc/4.0/",
+    "https://creativecommons.org/publicdomain/zero/1.0/",
+    "https://example.org/licence/data-use-agreement",
+]
+_RIGHTS = ["PUBLIC", "RESTRICTED", "NON_PUBLIC"]
+_FORMATS = ["CSV", "DICOM", "PDF", "ZIP", "JSON", "XLSX", "PNG"]
+_KEYWORDS = [*(f"topic {i}" for i in range(300)), "肺部", "腦部", "心臟", "水質", "珊瑚礁", "生態檢核", "AI", "cohort"]
+QUERIES = [
+    "lung CT", "腦轉移", "glaucoma fundus", "肺部", "coronary", "冠狀動脈", "MRI brain", "肝癌", "X-ray",
+    "珊瑚礁", "water quality", "水質", "骨折", "earthquake", "衛星影像", "breast", "心臟 CT", "脑转移",
+    "annotated dataset", "生態檢核",
+]
+
+
+def generate(n: int, seed: int = 7) -> Iterator[tuple[str, Dataset]]:
+    """``n`` bilingual records: varied copies of the sample imaging datasets and research-data texts."""
+    rng = random.Random(seed)
+    base = sample_datasets()
+    for i in range(n):
+        if rng.random() < 0.6:
+            proto = base[rng.randrange(len(base))]
+            extra = rng.choice(_OTHER)[2]
+            ds = proto.model_copy(
+                update={
+                    "guid": None,
+                    "identifier": f"GEN-{i:07d}",
+                    "title": {k: f"{v} {rng.randrange(1, 40)}" for k, v in proto.title.items()},
+                    "description": {**proto.description, "zh-Hant": proto.description.get("zh-Hant", "") + extra},
+                    "keywords": {**proto.keywords, "en": [*proto.keywords.get("en", []), rng.choice(_KEYWORDS)]},
+                    "publisher": Agent(name={"en": rng.choice(_PUBLISHERS)}),
+                    "access_rights": rng.choice(_RIGHTS),
+                    "license": LicenseDocument(iri=rng.choice(_LICENCES)),
+                }
+            )
+        else:
+            zh, en, text = rng.choice(_OTHER)
+            ds = Dataset(
+                title={"zh-Hant": f"{zh} ({2015 + rng.randrange(9)})", "en": en},
+                description={"zh-Hant": text * rng.randrange(1, 4), "en": f"{en}: generated record {i}."},
+                keywords={"zh-Hant": [rng.choice(_KEYWORDS), rng.choice(_KEYWORDS)]},
+                publisher=Agent(name={"en": rng.choice(_PUBLISHERS)}),
+                access_rights=rng.choice(_RIGHTS),
+                license=LicenseDocument(iri=rng.choice(_LICENCES)),
+                language=["ZHO"],
+                distributions=[Distribution(format=rng.choice(_FORMATS))],
+            )
+        yield f"bench/{i:07d}", ds
+
+
+def _filters(rng: random.Random) -> dict[str, list[str]]:
+    return {"access_rights": [rng.choice(_RIGHTS)], "license": [rng.choice(_LICENCES)]}
+
+
+def _pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p * (len(ordered) - 1)))]
+
+
+def _ms(values: list[float]) -> str:
+    return f"p50 {statistics.median(values) * 1000:.2f} ms p95 {_pct(values, 0.95) * 1000:.2f} ms"
+
+
+def _raw_baseline(docs: list[SearchDocument]) -> float:
+    """Seconds to put the same analysed text into a bare FTS5 table (no facets, no display)."""
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE VIRTUAL TABLE f USING fts5(t, k, d)")
+    rows = [
+        (" ".join(analyse(d.title_text).units), " ".join(analyse(d.keyword_text).units),
+         " ".join(analyse(d.description_text).units))
+        for d in docs
+    ]
+    start = time.perf_counter()
+    with conn:
+        conn.executemany("INSERT INTO f VALUES (?, ?, ?)", rows)
+    return time.perf_counter() - start
+
+
+def serve(settings_json: str) -> None:  # pragma: no cover - runs in the server subprocess
+    """Entry point of the HTTP server subprocess (the real app over the built index)."""
+    import uvicorn
+
+    from catalog.app import create_app
+    from catalog.settings import Settings
+
+    settings = Settings(**json.loads(settings_json))
+    uvicorn.run(create_app(settings), host="127.0.0.1", port=settings.port, log_level="warning")
+
+
+def _start_server(tmp: Path, index_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    settings = {
+        "data_dir": str(tmp / f"var-{port}"),
+        "search_index_path": str(index_dir),
+        "port": port,
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-c", f"from bench.bench_search import serve; serve({json.dumps(json.dumps(settings))})"],
+        cwd=Path(__file__).resolve().parent.parent,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+    )
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/search/suggest?q=a", timeout=2).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("search server did not start")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def main(argv: list[str]) -> None:
+    quick = "--quick" in argv
+    n = 2_000 if quick else 100_000
+    rounds = 3 if quick else 10
+    tmp = Path(tempfile.mkdtemp(prefix="fairgate-bench-search-"))
+
+    start = time.perf_counter()
+    docs = [build_document(ds, guid) for guid, ds in generate(n)]
+    prep = time.perf_counter() - start
+
+    index = EmbeddedIndex.open(tmp / "search")
+    start = time.perf_counter()
+    for i in range(0, n, 1000):
+        index.upsert(docs[i : i + 1000])
+    build = time.perf_counter() - start
+    raw_build = _raw_baseline(docs)
+    size = index.size_bytes()
+    text_bytes = sum(len(json.dumps(d.display, ensure_ascii=False).encode()) for d in docs)
+    print(f"search index build: {n} rec in {build:.1f} s = {n / build:.0f} rec/s (+ {prep:.1f} s building documents)"
+          f" | baseline bare FTS5 insert {n / raw_build:.0f} rec/s | ratio {raw_build / build:.2f}")
+    print(f"search index size: {size / 1e6:.1f} MB | baseline display JSON {text_bytes / 1e6:.1f} MB"
+          f" | ratio {size / text_bytes:.2f}")
+    del docs
+
+    rng = random.Random(3)
+    cases = [(q, _filters(rng)) for _ in range(rounds) for q in QUERIES]
+    for q, f in cases[: len(QUERIES)]:  # warm caches once
+        index.search(SearchQuery(q=q, filters=f))
+    ours: list[float] = []
+    raw: list[float] = []
+    totals: list[int] = []
+    for q, f in cases:
+        plan = index.plan(q)
+        expression = fts_expression(plan)
+        t0 = time.perf_counter()
+        res = index.search(SearchQuery(q=q, filters=f))
+        t1 = time.perf_counter()
+        index.raw_match_top(expression, 20)
+        t2 = time.perf_counter()
+        ours.append(t1 - t0)
+        raw.append(t2 - t1)
+        totals.append(res.total)
+    ratio = _pct(ours, 0.95) / _pct(raw, 0.95)
+    median_total = statistics.median(totals)
+    print(f"search query in-process ({n} rec, 2 facets, {len(cases)} queries, median total {median_total:.0f}):"
+          f" {_ms(ours)} | baseline raw FTS5 MATCH+bm25 top 20 {_ms(raw)} | ratio p95 {ratio:.2f}")
+    index.close()
+
+    port = _free_port()
+    proc = _start_server(tmp, tmp / "search", port)
+    try:
+        http: list[float] = []
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            for q, f in cases[: len(QUERIES)]:
+                client.get("/api/search", params={"q": q, **f})
+            for q, f in cases:
+                t0 = time.perf_counter()
+                r = client.get("/api/search", params={"q": q, **f})
+                http.append(time.perf_counter() - t0)
+                r.raise_for_status()
+        rss = psutil.Process(proc.pid).memory_info().rss
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    print(f"search query over HTTP (uvicorn 127.0.0.1): {_ms(http)} | baseline raw FTS5 {_ms(raw)}"
+          f" | ratio p95 {_pct(http, 0.95) / _pct(raw, 0.95):.2f}")
+
+    empty_port = _free_port()
+    empty = _start_server(tmp, tmp / "empty-search", empty_port)
+    try:
+        base_rss = psutil.Process(empty.pid).memory_info().rss
+    finally:
+        empty.terminate()
+        empty.wait(timeout=30)
+    print(f"search server memory: RSS {rss / 1e6:.0f} MB with {n} rec | baseline same server, empty index"
+          f" {base_rss / 1e6:.0f} MB | ratio {rss / base_rss:.2f}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
