@@ -28,6 +28,10 @@ from pydantic import BaseModel, ValidationError
 
 from harvesters import retries
 from harvesters.base import HarvestedRecord, SourceError, failed, validation_reason
+from harvesters.upstream_values import HAN as _HAN
+from harvesters.upstream_values import file_format as _format
+from harvesters.upstream_values import language_code
+from harvesters.upstream_values import parse_when as _parse_when
 from schemas import (
     Agent,
     ContactPoint,
@@ -38,10 +42,8 @@ from schemas import (
     PeriodOfTime,
     QualityNote,
 )
-from schemas.dataset import _normalise_language
 from schemas.vocabularies import vocabulary
 
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef]")
 _IRI = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:[^\s<>\"{}|\\^`]+$")
 _LANG_KEYS = {
     "zh": "zh-Hant",
@@ -77,44 +79,6 @@ LICENSE_IRIS: dict[str, str] = {
     "uk-ogl": "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/",
     "twogd": "https://data.gov.tw/license",
     "ogdl-taiwan-1.0": "https://data.gov.tw/license",
-}
-_FORMAT_ALIASES = {
-    "JPG": "JPEG",
-    "TIF": "TIFF",
-    "GZ": "GZIP",
-    "TAR.GZ": "GZIP",
-    "TGZ": "GZIP",
-    "TEXT": "TXT",
-    "TTL": "RDF_TURTLE",
-    "TURTLE": "RDF_TURTLE",
-    "JSONLD": "JSON_LD",
-    "JSON-LD": "JSON_LD",
-    "RDF": "RDF_XML",
-    "RDF/XML": "RDF_XML",
-    "DCM": "DICOM",
-    "NII": "NIFTI",
-    "NII.GZ": "NIFTI",
-    "NETCDF": "NETCDF",
-    "NC": "NETCDF",
-    "HTM": "HTML",
-}
-_MEDIA_FORMATS = {
-    "text/csv": "CSV",
-    "application/json": "JSON",
-    "application/pdf": "PDF",
-    "image/png": "PNG",
-    "image/jpeg": "JPEG",
-    "image/tiff": "TIFF",
-    "application/zip": "ZIP",
-    "text/html": "HTML",
-    "application/xml": "XML",
-    "text/xml": "XML",
-    "text/plain": "TXT",
-    "text/turtle": "RDF_TURTLE",
-    "application/ld+json": "JSON_LD",
-    "application/rdf+xml": "RDF_XML",
-    "application/dicom": "DICOM",
-    "application/geo+json": "GEOJSON",
 }
 _HASH_LENGTHS = {32: "md5", 40: "sha1", 64: "sha256", 128: "sha512"}
 _FREQUENCIES = {
@@ -433,24 +397,6 @@ def _contacts(m: _Mapper) -> list[ContactPoint]:
     return out
 
 
-def _parse_when(value: Any) -> date | datetime | None:
-    if isinstance(value, datetime | date):
-        return value
-    if not isinstance(value, str):
-        return None
-    s = value.strip().replace("Z", "+00:00")
-    try:
-        if len(s) == 10:
-            return date.fromisoformat(s)
-        return datetime.fromisoformat(s)
-    except ValueError:
-        if re.fullmatch(r"\d{4}", s):
-            return date(int(s), 1, 1)
-        if re.fullmatch(r"\d{4}-\d{2}", s):
-            return date(int(s[:4]), int(s[5:]), 1)
-        return None
-
-
 def _when(m: _Mapper, *keys: str) -> date | datetime | None:
     for key in keys:
         value = m.get(key)
@@ -608,19 +554,6 @@ def _health(m: _Mapper) -> HealthInfo:
     return health or HealthInfo()
 
 
-def _format(value: Any) -> str | None:
-    if not isinstance(value, str) or not value.strip():
-        return None
-    v = value.strip()
-    if "/" in v and "://" not in v:
-        return _MEDIA_FORMATS.get(v.lower())
-    if "://" in v:
-        return vocabulary("file_type").code_for_iri(v)
-    key = v.lstrip(".").upper()
-    key = _FORMAT_ALIASES.get(key, key)
-    return key if key in vocabulary("file_type") else None
-
-
 def _checksum(res: dict[str, Any]) -> dict[str, str] | None:
     value = res.get("hash")
     if not isinstance(value, str) or not value.strip():
@@ -723,54 +656,6 @@ def _extras_dict(extras: Any) -> dict[str, Any]:
         if isinstance(item, dict) and "key" in item:
             out[str(item["key"])] = item.get("value")
     return out
-
-
-# ISO 639-1 → 639-3 beyond the handful the schema knows, for the languages CKAN sites declare.
-_ISO_639_1 = {
-    "es": "SPA",
-    "ca": "CAT",
-    "it": "ITA",
-    "pt": "POR",
-    "sv": "SWE",
-    "da": "DAN",
-    "fi": "FIN",
-    "no": "NOR",
-    "nb": "NOB",
-    "pl": "POL",
-    "cs": "CES",
-    "el": "ELL",
-    "hu": "HUN",
-    "ro": "RON",
-    "bg": "BUL",
-    "hr": "HRV",
-    "sk": "SLK",
-    "sl": "SLV",
-    "et": "EST",
-    "lv": "LAV",
-    "lt": "LIT",
-    "ga": "GLE",
-    "mt": "MLT",
-    "eu": "EUS",
-    "gl": "GLG",
-    "ru": "RUS",
-    "uk": "UKR",
-    "tr": "TUR",
-    "ar": "ARA",
-    "he": "HEB",
-    "hi": "HIN",
-    "th": "THA",
-    "vi": "VIE",
-    "id": "IND",
-    "ms": "MSA",
-}
-
-
-def language_code(value: str) -> str:
-    """An EU language-authority code (``ZHO``, ``ENG``, ``SPA``) for a CKAN language value."""
-    base = value.strip().rsplit("/", 1)[-1].split("-")[0].split("_")[0].lower()
-    if base in _ISO_639_1:
-        return _ISO_639_1[base]
-    return _normalise_language(value)
 
 
 def _lang_key(key: str) -> str:

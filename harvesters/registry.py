@@ -12,6 +12,7 @@ from harvesters.base import Source
 KINDS: dict[str, str] = {
     "ckan": "a CKAN site (its base URL)",
     "dcat": "DCAT RDF documents (Turtle, RDF/XML, JSON-LD, N-Triples), paged by hydra:next",
+    "datajson": "a DCAT-US / Project Open Data 1.1 data.json catalog (its URL)",
     "local": "a folder of YAML/JSON/CSV dataset descriptions",
 }
 
@@ -51,6 +52,10 @@ def open_source(
         from harvesters.dcat_rdf import DcatRdfSource
 
         return DcatRdfSource(url, **common)
+    if kind == "datajson":
+        from harvesters.datajson import DataJsonSource
+
+        return DataJsonSource(url, is_known=is_known, **common)
     if kind == "local":
         from harvesters.local_files import LocalFilesSource
 
