@@ -220,13 +220,16 @@ def test_a_revision_can_be_read_back_with_its_content_at_that_time(
 @pytest.mark.postgres
 def test_create_update_and_stale_edit_behave_the_same_on_postgresql(tmp_path: Path, pg_url: str) -> None:
     ctx = open_context(make_settings(tmp_path, database_url=pg_url))
-    with TestClient(create_app(ctx.settings, context=ctx)) as client:
-        created = client.post("/api/datasets", json=minimal_dataset("PG one"), headers=AUTH)
-        assert created.status_code == 201
-        guid = created.json()["guid"]
-        assert client.put(f"/api/datasets/{guid}", json=minimal_dataset("PG two"),
-                          headers={**AUTH, "If-Match": '"1"'}).status_code == 200
-        stale = client.put(f"/api/datasets/{guid}", json=minimal_dataset("PG three"),
-                           headers={**AUTH, "If-Match": '"1"'})
-        assert stale.status_code == 409
-        assert client.get(f"/api/datasets/{guid}").json()["dataset"]["title"]["en"] == "PG two"
+    try:
+        with TestClient(create_app(ctx.settings, context=ctx)) as client:
+            created = client.post("/api/datasets", json=minimal_dataset("PG one"), headers=AUTH)
+            assert created.status_code == 201
+            guid = created.json()["guid"]
+            assert client.put(f"/api/datasets/{guid}", json=minimal_dataset("PG two"),
+                              headers={**AUTH, "If-Match": '"1"'}).status_code == 200
+            stale = client.put(f"/api/datasets/{guid}", json=minimal_dataset("PG three"),
+                               headers={**AUTH, "If-Match": '"1"'})
+            assert stale.status_code == 409
+            assert client.get(f"/api/datasets/{guid}").json()["dataset"]["title"]["en"] == "PG two"
+    finally:
+        ctx.store.engine.dispose()  # lets the test database be dropped at once
