@@ -39,6 +39,10 @@ def create_app(settings: Settings | None = None, context: Context | None = None)
         title="fairgate",
         description="FAIR catalog of health datasets and dynamic-consent registry",
         version="0.1.0",
+        # FastAPI's /docs and /redoc pages load their scripts from a CDN; we load nothing from
+        # third parties, so the API is described by /openapi.json alone.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.ctx = ctx
     for name in _ROUTER_MODULES:

@@ -41,8 +41,14 @@ def effective_settings(host: str | None = None, port: int | None = None) -> Sett
 
 
 def initialise(settings: Settings) -> Context:
-    """Create the data folder and bring every database to its newest schema."""
-    return open_context(settings)
+    """Create the data folder and bring every database to its newest schema (catalog and consent)."""
+    from consent.registry import ConsentRegistry
+
+    ctx = open_context(settings)
+    # The consent registry keeps its own database and pseudonym key; create both now so that a
+    # fresh deployment does not first meet them on a steward's first request.
+    ConsentRegistry.from_settings(settings).engine.dispose()
+    return ctx
 
 
 def ensure_sample(ctx: Context) -> int:
