@@ -41,7 +41,8 @@ class HarvestedRecord:
     error: RecordError | None = None
     # Extra facts a source knows; not stored. Keys the engine reads: "total" (records upstream,
     # for progress), "digest" (payload digest for unchanged detection), "gap" (this failure
-    # hides an unknown number of records, e.g. a page that did not parse: do not withdraw).
+    # hides an unknown number of records, e.g. a page that did not parse: do not withdraw),
+    # "deleted" (upstream says the record was deleted: withdraw it once the listing completes).
     # A record with neither dataset nor error means "payload unchanged since the last run".
     meta: dict[str, Any] = field(default_factory=dict)
 

@@ -30,6 +30,7 @@ from harvesters import retries
 from harvesters.base import HarvestedRecord, SourceError, failed, validation_reason
 from harvesters.upstream_values import HAN as _HAN
 from harvesters.upstream_values import file_format as _format
+from harvesters.upstream_values import lang_tag as _lang_key
 from harvesters.upstream_values import language_code
 from harvesters.upstream_values import parse_when as _parse_when
 from schemas import (
@@ -45,19 +46,6 @@ from schemas import (
 from schemas.vocabularies import vocabulary
 
 _IRI = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:[^\s<>\"{}|\\^`]+$")
-_LANG_KEYS = {
-    "zh": "zh-Hant",
-    "zh_tw": "zh-Hant",
-    "zh-tw": "zh-Hant",
-    "zh_hant": "zh-Hant",
-    "zh-hant": "zh-Hant",
-    "zho": "zh-Hant",
-    "zh_cn": "zh-Hans",
-    "zh-cn": "zh-Hans",
-    "zh_hans": "zh-Hans",
-    "zh-hans": "zh-Hans",
-    "eng": "en",
-}
 _EU = "http://publications.europa.eu/resource/authority/"
 
 # CKAN's licence ids (core list plus the ones depositar and data.gov.tw use) → licence IRIs.
@@ -656,11 +644,6 @@ def _extras_dict(extras: Any) -> dict[str, Any]:
         if isinstance(item, dict) and "key" in item:
             out[str(item["key"])] = item.get("value")
     return out
-
-
-def _lang_key(key: str) -> str:
-    k = str(key).strip()
-    return _LANG_KEYS.get(k.lower(), k.replace("_", "-"))
 
 
 # --- the source ------------------------------------------------------------------------------

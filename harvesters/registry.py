@@ -13,6 +13,7 @@ KINDS: dict[str, str] = {
     "ckan": "a CKAN site (its base URL)",
     "dcat": "DCAT RDF documents (Turtle, RDF/XML, JSON-LD, N-Triples), paged by hydra:next",
     "datajson": "a DCAT-US / Project Open Data 1.1 data.json catalog (its URL)",
+    "oaipmh": "an OAI-PMH repository (base URL; options metadata_prefix=oai_dc|oai_datacite, set=…)",
     "local": "a folder of YAML/JSON/CSV dataset descriptions",
 }
 
@@ -24,6 +25,16 @@ def check_location(kind: str, url: str) -> None:
             raise ValueError(f"{url!r} is not a folder; a local source is a folder of YAML/JSON/CSV files")
     elif not (url.startswith("http://") or url.startswith("https://")):
         raise ValueError(f"{url!r} is not an http(s) URL; a {kind} source needs one")
+
+
+def check_options(kind: str, options: dict[str, Any]) -> None:
+    """Raise ``ValueError`` early for registered options that cannot work for ``kind``."""
+    if kind == "oaipmh":
+        from harvesters.oaipmh import PREFIXES
+
+        prefix = str(options.get("metadata_prefix", "oai_dc"))
+        if prefix not in PREFIXES:
+            raise ValueError(f"metadata_prefix {prefix!r} is not supported; use one of: {', '.join(PREFIXES)}")
 
 
 def _retry_options(options: dict[str, Any]) -> dict[str, Any]:
@@ -56,6 +67,15 @@ def open_source(
         from harvesters.datajson import DataJsonSource
 
         return DataJsonSource(url, is_known=is_known, **common)
+    if kind == "oaipmh":
+        from harvesters.oaipmh import OaiPmhSource
+
+        oai: dict[str, Any] = {"metadata_prefix": str(options.get("metadata_prefix", "oai_dc"))}
+        if options.get("set"):
+            oai["set_spec"] = str(options["set"])
+        if "margin_minutes" in options:
+            oai["margin"] = timedelta(minutes=float(options["margin_minutes"]))
+        return OaiPmhSource(url, is_known=is_known, **oai, **common)
     if kind == "local":
         from harvesters.local_files import LocalFilesSource
 

@@ -9,11 +9,27 @@ import re
 from datetime import date, datetime
 from typing import Any
 
-from schemas.dataset import _normalise_language
+from schemas.dataset import normalise_language
 from schemas.vocabularies import vocabulary
 
 #: Han characters: text containing them is Chinese (tagged ``zh-Hant``; scripts are never converted).
 HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef]")
+
+# Language keys seen in the wild → the BCP 47 tags of our language maps.
+_LANG_KEYS = {
+    "zh": "zh-Hant",
+    "zh_tw": "zh-Hant",
+    "zh-tw": "zh-Hant",
+    "zh_hant": "zh-Hant",
+    "zh-hant": "zh-Hant",
+    "zho": "zh-Hant",
+    "zh_cn": "zh-Hans",
+    "zh-cn": "zh-Hans",
+    "zh_hans": "zh-Hans",
+    "zh-hans": "zh-Hans",
+    "chi": "zh-Hant",
+    "eng": "en",
+}
 
 _FORMAT_ALIASES = {
     "JPG": "JPEG",
@@ -53,6 +69,7 @@ _MEDIA_FORMATS = {
     "application/dicom": "DICOM",
     "application/geo+json": "GEOJSON",
 }
+
 
 def parse_when(value: Any) -> date | datetime | None:
     """A date or datetime from ISO 8601 text (also ``YYYY`` and ``YYYY-MM``); None when unreadable."""
@@ -132,9 +149,15 @@ def language_code(value: str) -> str:
     base = value.strip().rsplit("/", 1)[-1].split("-")[0].split("_")[0].lower()
     if base in _ISO_639_1:
         return _ISO_639_1[base]
-    return _normalise_language(value)
+    return normalise_language(value)
 
 
 def text_language(text: str, *, chinese_only: bool = False) -> str:
     """``zh-Hant`` for text with Han characters (or any text of a Chinese-only record), else ``en``."""
     return "zh-Hant" if chinese_only or HAN.search(text) else "en"
+
+
+def lang_tag(key: str) -> str:
+    """The BCP 47 tag of a language-map key such as ``zh_TW``, ``zho`` or ``eng``."""
+    k = str(key).strip()
+    return _LANG_KEYS.get(k.lower(), k.replace("_", "-"))

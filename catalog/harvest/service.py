@@ -141,6 +141,7 @@ class _Tally:
     failed: int = 0
     seen: set[str] = field(default_factory=set)
     gaps: list[str] = field(default_factory=list)
+    deleted: set[str] = field(default_factory=set)
 
 
 def _now() -> datetime:
@@ -187,6 +188,7 @@ class HarvestService:
             raise StoreError(f"unknown source kind {kind!r}; use one of: {', '.join(sorted(registry.KINDS))}")
         try:
             registry.check_location(kind, url)
+            registry.check_options(kind, dict(options or {}))
         except ValueError as exc:
             raise StoreError(str(exc)) from exc
         row = HarvestSourceRow(
@@ -334,6 +336,8 @@ class HarvestService:
             is_known = None if force else (lambda uid, digest: known.get(uid) == digest)
             stream = source if source is not None else self._source_factory(src, is_known)
             self._consume(src, run_id, stream, since, tally, progress)
+            # Deletions the source announced are facts, not inferences: applied in any mode.
+            tally.withdrawn = self._withdraw(src, lambda upstream_id: upstream_id in tally.deleted)
             if mode == "full":
                 if tally.gaps:
                     reason = (
@@ -341,7 +345,7 @@ class HarvestService:
                         f"({tally.gaps[0]}); nothing was withdrawn this run"
                     )
                 else:
-                    tally.withdrawn = self._withdraw(src, tally.seen)
+                    tally.withdrawn += self._withdraw(src, lambda upstream_id: upstream_id not in tally.seen)
             status = "succeeded"
         except SourceError as exc:
             reason = str(exc)
@@ -407,8 +411,12 @@ class HarvestService:
         batch: list[HarvestedRecord] = []
         errors: list[HarvestErrorRow] = []
         for done, rec in enumerate(stream.records(since), start=1):
-            tally.seen.add(rec.upstream_id)
-            if rec.dataset is not None and rec.error is None:
+            deleted = bool(rec.meta.get("deleted"))  # withdrawn once the listing has completed
+            (tally.deleted if deleted else tally.seen).add(rec.upstream_id)
+            (tally.seen if deleted else tally.deleted).discard(rec.upstream_id)
+            if deleted:
+                pass
+            elif rec.dataset is not None and rec.error is None:
                 batch.append(rec)
             elif rec.error is not None:
                 tally.failed += 1
@@ -517,8 +525,8 @@ class HarvestService:
                 for key, value in values.items():
                     setattr(row, key, value)
 
-    def _withdraw(self, src: HarvestSourceRow, seen: set[str]) -> int:
-        gone = {u: g for u, g in self.store.guids_of_source(src.guid).items() if u not in seen}
+    def _withdraw(self, src: HarvestSourceRow, is_gone: Callable[[str], bool]) -> int:
+        gone = {u: g for u, g in self.store.guids_of_source(src.guid).items() if is_gone(u)}
         if not gone:
             return 0
         items = sorted(gone.items())
