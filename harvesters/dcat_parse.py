@@ -37,7 +37,7 @@ from schemas import (
     PeriodOfTime,
     QualityNote,
 )
-from schemas.dataset import CaseCounts, _normalise_language
+from schemas.dataset import CaseCounts, normalise_language
 from schemas.namespaces import (
     ADMS,
     CSVW,
@@ -828,6 +828,6 @@ def _language(node: Node) -> str | None:
     if not isinstance(node, (URIRef, Literal)):
         return None
     try:
-        return _normalise_language(str(node))
+        return normalise_language(str(node))
     except ValueError:
         return None

@@ -412,7 +412,7 @@ class Dataset(_Model):
     @field_validator("language")
     @classmethod
     def _language(cls, v: list[str]) -> list[str]:
-        return [_normalise_language(x) for x in v]
+        return [normalise_language(x) for x in v]
 
     def title_in(self, lang: str = "en") -> str:
         return text_in(self.title, lang)
@@ -435,7 +435,7 @@ _EU_LANGUAGE = "http://publications.europa.eu/resource/authority/language/"
 _ISO_639_1_TO_3 = {"zh": "ZHO", "en": "ENG", "ja": "JPN", "ko": "KOR", "fr": "FRA", "de": "DEU", "nl": "NLD"}
 
 
-def _normalise_language(value: str) -> str:
+def normalise_language(value: str) -> str:
     """Dataset languages are EU language-authority codes (ISO 639-3, upper case)."""
     v = value.strip()
     if v.startswith(_EU_LANGUAGE):
@@ -472,4 +472,4 @@ class Catalog(_Model):
     @field_validator("language")
     @classmethod
     def _language(cls, v: list[str]) -> list[str]:
-        return [_normalise_language(x) for x in v]
+        return [normalise_language(x) for x in v]
