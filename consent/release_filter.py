@@ -43,43 +43,38 @@ def _hmac_pads(secret: bytes) -> tuple[str, str]:
 _SQL = """
 WITH req AS (SELECT DISTINCT CAST(case_id AS VARCHAR) AS case_id FROM cases),
 c AS (SELECT req.case_id, m.subject FROM req LEFT JOIN membership m ON m.case_id = req.case_id),
-st AS (SELECT * FROM state WHERE scope_dataset IN ('*', $dataset) AND effective_at <= $at),
-ch AS (
-  SELECT subject, kind FROM (
-    SELECT subject, kind, row_number() OVER (
-      PARTITION BY subject
-      ORDER BY effective_at DESC,
-               CAST(scope_dataset <> '*' AS INTEGER) + CAST(scope_purpose <> '*' AS INTEGER) ASC,
-               seq DESC) AS rn
-    FROM st
-    WHERE facet = 'choice' AND (scope_purpose = '*' OR list_contains($covering, scope_purpose))
-  ) WHERE rn = 1
-),
-nt AS (
+agg AS (
+  -- One pass over the state, one row per subject: the winning choice (latest; broader first at a tie),
+  -- the latest notice sent and returned, and whether a death is recorded.
   SELECT subject,
+         arg_max(kind, (effective_at, -spec, seq)) FILTER (
+           WHERE facet = 'choice' AND (scope_purpose = '*' OR list_contains($covering, scope_purpose))) AS choice,
          max(effective_at) FILTER (WHERE facet = 'notice_sent') AS sent,
          max(effective_at) FILTER (WHERE facet = 'notice_undelivered') AS und,
          bool_or(facet = 'deceased') AS dead
-  FROM st WHERE facet <> 'choice' GROUP BY subject
+  FROM (SELECT *, CAST(scope_dataset <> '*' AS INTEGER) + CAST(scope_purpose <> '*' AS INTEGER) AS spec
+        FROM state WHERE scope_dataset IN ('*', $dataset) AND effective_at <= $at)
+  GROUP BY subject
+),
+sub AS (
+  SELECT en.subject, en.category, en.enrolled_at, agg.choice, agg.sent, agg.und, agg.dead
+  FROM enrolments en LEFT JOIN agg ON agg.subject = en.subject
 ),
 decided AS (
   SELECT c.case_id, c.subject,
     CASE
       WHEN c.subject IS NULL THEN 'unknown_case'
-      WHEN en.subject IS NULL OR en.enrolled_at > $at THEN 'not_enrolled'
-      WHEN NOT $deceased_permits AND coalesce(nt.dead, false) THEN 'deceased'
-      WHEN ch.kind IS NOT NULL THEN ch.kind
-      WHEN en.category = 'A' THEN 'no_consent'
-      WHEN en.category = 'B' THEN 'category_b_default'
-      WHEN nt.sent IS NULL THEN 'notice_not_sent'
-      WHEN $undelivered_denies AND nt.und IS NOT NULL AND nt.und >= nt.sent THEN 'notice_undelivered'
-      WHEN nt.sent > $cutoff THEN 'notice_period_running'
+      WHEN sub.subject IS NULL OR sub.enrolled_at > $at THEN 'not_enrolled'
+      WHEN NOT $deceased_permits AND coalesce(sub.dead, false) THEN 'deceased'
+      WHEN sub.choice IS NOT NULL THEN sub.choice
+      WHEN sub.category = 'A' THEN 'no_consent'
+      WHEN sub.category = 'B' THEN 'category_b_default'
+      WHEN sub.sent IS NULL THEN 'notice_not_sent'
+      WHEN $undelivered_denies AND sub.und IS NOT NULL AND sub.und >= sub.sent THEN 'notice_undelivered'
+      WHEN sub.sent > $cutoff THEN 'notice_period_running'
       ELSE 'category_c_notice_period_passed'
     END AS reason
-  FROM c
-  LEFT JOIN enrolments en ON en.subject = c.subject
-  LEFT JOIN ch ON ch.subject = c.subject
-  LEFT JOIN nt ON nt.subject = c.subject
+  FROM c LEFT JOIN sub ON sub.subject = c.subject
 )
 SELECT case_id, subject, reason,
        list_contains($permits, reason) AS permit,
