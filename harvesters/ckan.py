@@ -119,16 +119,19 @@ class _Mapper:
 
     def get(self, *keys: str) -> Any:
         """The first non-empty value among ``keys``, looked up in the package then its extras."""
+        # The hottest function of a harvest (dozens of lookups per package, most of them misses).
+        pkg, extras = self.pkg, self.extras
         for key in keys:
-            value = self.pkg.get(key)
-            if not _empty(value):
+            value = pkg.get(key)
+            if value is not None and not _empty(value):
                 self.used.add(key)
                 return value
-        for key in keys:
-            value = self.extras.get(key)
-            if not _empty(value):
-                self.extras_used.add(key)
-                return _maybe_json(value)
+        if extras:
+            for key in keys:
+                value = extras.get(key)
+                if value is not None and not _empty(value):
+                    self.extras_used.add(key)
+                    return _maybe_json(value)
         return None
 
     def note(self, message: str, path: str) -> None:
@@ -538,7 +541,10 @@ def _health(m: _Mapper) -> HealthInfo:
         data["retention_period"] = m.build(
             PeriodOfTime, {k: v for k, v in span.items() if v is not None}, "retention_period"
         )
-    health = m.build(HealthInfo, {k: v for k, v in data.items() if v is not None}, "health")
+    given = {k: v for k, v in data.items() if v is not None and not _empty(v)}
+    if not given:  # most packages say nothing about health: skip the IRI and number checks
+        return HealthInfo()
+    health = m.build(HealthInfo, given, "health")
     return health or HealthInfo()
 
 

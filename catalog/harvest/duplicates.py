@@ -26,6 +26,9 @@ def link_duplicates(s: Session, source_id: int, saved: Sequence[tuple[str, Datas
             wanted.setdefault(("landing_page", ds.landing_page), []).append(guid)
     if not wanted:
         return 0
+    others = select(HarvestRecordRow.id).where(HarvestRecordRow.source_id != source_id).limit(1)
+    if s.execute(others).first() is None:  # the only source so far: nothing to link to
+        return 0
     pairs: set[tuple[str, str, str, str]] = set()
     for basis, column in (("identifier", HarvestRecordRow.identifier), ("landing_page", HarvestRecordRow.landing_page)):
         values = [v for (b, v) in wanted if b == basis]

@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from catalog import guid as guids
 from catalog.db import make_sessionmaker
 from catalog.harvest.duplicates import link_duplicates
+from catalog.harvest.readahead import read_ahead
 from catalog.harvest.tables import (
     DuplicateLinkRow,
     HarvestErrorRow,
@@ -410,7 +411,8 @@ class HarvestService:
     ) -> None:
         batch: list[HarvestedRecord] = []
         errors: list[HarvestErrorRow] = []
-        for done, rec in enumerate(stream.records(since), start=1):
+        records = read_ahead(iter(stream.records(since)), size=2 * self.batch_size)
+        for done, rec in enumerate(records, start=1):
             deleted = bool(rec.meta.get("deleted"))  # withdrawn once the listing has completed
             (tally.deleted if deleted else tally.seen).add(rec.upstream_id)
             (tally.seen if deleted else tally.deleted).discard(rec.upstream_id)
@@ -499,31 +501,35 @@ class HarvestService:
             s.execute(update(HarvestLockRow).where(HarvestLockRow.source_id == src.id).values(locked_at=_now()))
 
     def _remember(self, s: Any, src: HarvestSourceRow, saved: Sequence[tuple[HarvestedRecord, str]]) -> None:
-        ids = [r.upstream_id for r, _ in saved]
-        existing: dict[str, HarvestRecordRow] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            q = select(HarvestRecordRow).where(
-                HarvestRecordRow.source_id == src.id, HarvestRecordRow.upstream_id.in_(chunk)
-            )
-            existing.update({row.upstream_id: row for row in s.scalars(q)})
+        """Upsert the bookkeeping rows of saved records (Core statements: a batch is hundreds of rows)."""
+        rows: dict[str, dict[str, Any]] = {}
         for rec, guid in saved:
-            ds = rec.dataset
-            digest = rec.meta.get("digest")
-            values = {
+            ds, digest = rec.dataset, rec.meta.get("digest")
+            rows[rec.upstream_id] = {
                 "guid": guid,
                 "digest": digest if isinstance(digest, str) else None,
                 "identifier": (ds.identifier or None) if ds else None,
                 "landing_page": (ds.landing_page or None) if ds else None,
             }
-            row = existing.get(rec.upstream_id)
-            if row is None:
-                row = HarvestRecordRow(source_id=src.id, upstream_id=rec.upstream_id, **values)
-                s.add(row)
-                existing[rec.upstream_id] = row
-            else:
-                for key, value in values.items():
-                    setattr(row, key, value)
+        ids = list(rows)
+        conn = s.connection()
+        existing: dict[str, int] = {}
+        for start in range(0, len(ids), 500):
+            q = select(HarvestRecordRow.upstream_id, HarvestRecordRow.id).where(
+                HarvestRecordRow.source_id == src.id, HarvestRecordRow.upstream_id.in_(ids[start : start + 500])
+            )
+            existing.update({u: i for u, i in conn.execute(q)})
+        fresh = [{"source_id": src.id, "upstream_id": u, **v} for u, v in rows.items() if u not in existing]
+        known = [{"b_id": existing[u], **v} for u, v in rows.items() if u in existing]
+        if fresh:
+            conn.execute(insert(HarvestRecordRow), fresh)
+        if known:
+            conn.execute(
+                update(HarvestRecordRow)
+                .where(HarvestRecordRow.id == bindparam("b_id"))
+                .values({k: bindparam(k) for k in ("guid", "digest", "identifier", "landing_page")}),
+                known,
+            )
 
     def _withdraw(self, src: HarvestSourceRow, is_gone: Callable[[str], bool]) -> int:
         gone = {u: g for u, g in self.store.guids_of_source(src.guid).items() if is_gone(u)}
