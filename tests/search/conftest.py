@@ -1,8 +1,9 @@
 """Fixtures of the search suite: one contract, run against every backend.
 
-The embedded backend always runs. The Elasticsearch backend runs against a real cluster
-whenever ``FAIRGATE_TEST_ELASTICSEARCH_URL`` is set and is skipped with that reason
-otherwise (no cluster can run on the development machines).
+The embedded backends (tantivy, the default, and SQLite FTS5) always run. The
+Elasticsearch backend runs against a real cluster whenever ``FAIRGATE_TEST_ELASTICSEARCH_URL``
+is set and is skipped with that reason otherwise (no cluster can run on the development
+machines).
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ import pytest
 from catalog.search.document import build_document
 from catalog.search.embedded import EmbeddedIndex
 from catalog.search.index import SearchIndex
+from catalog.search.tantivy_backend import TantivyIndex
 from schemas import Dataset
 
 ES_URL_VAR = "FAIRGATE_TEST_ELASTICSEARCH_URL"
-BACKENDS = ["embedded", "elasticsearch"]
+BACKENDS = ["tantivy", "sqlite", "elasticsearch"]
 
 
 def _open(backend: str, tmp: Path) -> SearchIndex:
@@ -32,6 +34,8 @@ def _open(backend: str, tmp: Path) -> SearchIndex:
         from catalog.search.elasticsearch import ElasticsearchIndex
 
         return ElasticsearchIndex.connect(url, f"fairgate-test-{uuid.uuid4().hex[:10]}", refresh=True)
+    if backend == "tantivy":
+        return TantivyIndex.open(tmp / "search")
     return EmbeddedIndex.open(tmp / "search")
 
 

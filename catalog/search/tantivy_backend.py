@@ -1,0 +1,610 @@
+"""The tantivy search backend: a Rust inverted index with BM25, phrase queries and fast-field facets.
+
+Why this shape (measured on these machines): SQLite FTS5 scores every match before it can
+return a top 20, which is slow when a query matches tens of thousands of records; tantivy
+keeps a top-k heap and counts facets over columnar fast fields in Rust. Text is analysed
+by ``text.py`` (normalisation, Simplified→Traditional, stemming) into words and single
+CJK characters, and tantivy's regex tokenizer splits that stream again, one token per
+CJK character, so a Chinese word is a phrase query over consecutive positions (tantivy's
+own ngram tokenizer puts every gram at position 0, which breaks phrases). Queries are
+built with the Query API from analysed tokens only: user text never meets a query parser.
+
+Files: ``<dir>/CURRENT-tantivy`` names the live ``tantivy-<n>/`` index directory and its
+``tantivy-<n>.labels.json`` (facet value labels); a rebuild writes a new directory and
+swaps the pointer, so readers never see a half-built index.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import tantivy
+
+from catalog.search.document import SearchDocument, facet_label
+from catalog.search.embedded import RELAX_BELOW, hit_of
+from catalog.search.index import Progress, Suggestion, active, document_of
+from catalog.search.plan import Clause, QueryPlan, concept_token, plan_query
+from catalog.search.query import (
+    FACETS,
+    Facet,
+    FacetValue,
+    Hit,
+    SearchQuery,
+    SearchResults,
+    decode_cursor,
+    encode_cursor,
+)
+from catalog.search.terms import Terms, document_concepts, load_terms
+from catalog.search.text import analyse, normalise, pieces
+from catalog.store import StoredDataset
+
+POINTER = "CURRENT-tantivy"
+TOKENIZER = "fairgate_units"
+_CJK = r"\x{3400}-\x{4DBF}\x{4E00}-\x{9FFF}\x{F900}-\x{FAFF}\x{3040}-\x{30FF}\x{AC00}-\x{D7AF}\x{20000}-\x{2FFFF}"
+#: One token per CJK character, one per run of anything else that is not white space.
+TOKEN_PATTERN = f"[{_CJK}]|[^\\s{_CJK}]+"
+#: Field boosts: title above keywords above description; vocabulary concepts well below
+#: the literal words of the same field (the FTS5 backend's bm25 column weights).
+TEXT_BOOSTS = {"t": 10.0, "k": 5.0, "d": 1.0}
+CONCEPT_BOOSTS = {"ct": 2.5, "cd": 0.5}
+#: An exact phrase scores on top of its scattered units, so it ranks above them.
+PHRASE_BOOST = 1.5
+_SORT_FIELDS = {"newest": "modified", "cases": "cases"}
+_SUGGEST_SEP = "\x1f"
+_WRITER_HEAP = 32_000_000
+_REBUILD_HEAP = 256_000_000
+Occur = tantivy.Occur
+
+
+def _facet_field(name: str) -> str:
+    return "f_" + name
+
+
+def _schema() -> tantivy.Schema:
+    sb = tantivy.SchemaBuilder()
+    sb.add_text_field("guid", stored=True, tokenizer_name="raw", index_option="basic")
+    for name in TEXT_BOOSTS:
+        sb.add_text_field(name, tokenizer_name=TOKENIZER, index_option="position")
+    for name in CONCEPT_BOOSTS:
+        sb.add_text_field(name, tokenizer_name=TOKENIZER, index_option="freq")
+    sb.add_bytes_field("display", stored=True)
+    for facet in FACETS:
+        sb.add_text_field(_facet_field(facet), fast=True, tokenizer_name="raw", index_option="basic")
+    for name in ("modified", "title_en", "title_zh"):
+        sb.add_text_field(name, fast=True, tokenizer_name="raw", index_option="basic")
+    sb.add_integer_field("cases", fast=True, indexed=True)
+    sb.add_text_field("sg_title", tokenizer_name="raw", index_option="basic")
+    sb.add_text_field("sg_kw", tokenizer_name="raw", index_option="basic")
+    return sb.build()
+
+
+SCHEMA = _schema()
+
+
+def _analyzer() -> tantivy.TextAnalyzer:
+    return tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.regex(TOKEN_PATTERN)).build()
+
+
+def _suggest_rows(doc: SearchDocument) -> Iterator[tuple[str, str, str]]:
+    """(normalised text, display text, kind): whole titles and keywords, and title tails that
+    start at a later word, so "glauc" and "青光" both find 眼底照片 (青光眼)."""
+    seen: set[tuple[str, str]] = set()
+    for title in doc.display.get("title", {}).values():
+        norm = normalise(title)
+        starts = [0]
+        pos = 0
+        for p in pieces(norm):
+            pos = norm.find(p.text, pos)
+            if pos > 0:
+                starts.append(pos)
+            pos += len(p.text)
+        for s in starts[:12]:
+            tail = norm[s:].strip()
+            if tail and (tail, title) not in seen:
+                seen.add((tail, title))
+                yield tail, title, "title"
+    seen_kw: set[str] = set()
+    for kw in doc.display.get("keywords", []):
+        norm = normalise(kw).strip()
+        if norm and norm not in seen_kw:
+            seen_kw.add(norm)
+            yield norm, kw, "keyword"
+
+
+def to_tantivy(doc: SearchDocument, terms: Terms) -> tantivy.Document:
+    """The tantivy document of ``doc``: analysed text, concepts, facets, sort keys, display."""
+    title = analyse(doc.title_text)
+    keywords = analyse(doc.keyword_text)
+    description = analyse(doc.description_text)
+    title_concepts, other = document_concepts(
+        title.units, [keywords.units, description.units], doc.modalities, doc.body_sites, terms
+    )
+    out = tantivy.Document()
+    out.add_text("guid", doc.guid)
+    out.add_text("t", " ".join(title.units))
+    out.add_text("k", " ".join(keywords.units))
+    out.add_text("d", " ".join(description.units))
+    out.add_text("ct", " ".join(concept_token(c) for c in sorted(title_concepts)))
+    out.add_text("cd", " ".join(concept_token(c) for c in sorted(other)))
+    out.add_bytes("display", json.dumps(doc.display, ensure_ascii=False).encode("utf-8"))
+    for facet, values in doc.facets.items():
+        if facet in FACETS:
+            for v in values:
+                out.add_text(_facet_field(facet), v)
+    # Absent sort keys sort last in either direction, which is where undated or untitled
+    # records belong.
+    if doc.modified:
+        out.add_text("modified", doc.modified)
+    for lang, name in (("en", "title_en"), ("zh-Hant", "title_zh")):
+        if doc.title_sort.get(lang):
+            out.add_text(name, doc.title_sort[lang])
+    if doc.cases is not None:
+        out.add_integer("cases", doc.cases)
+    for norm, display, kind in _suggest_rows(doc):
+        out.add_text("sg_title" if kind == "title" else "sg_kw", norm + _SUGGEST_SEP + display)
+    return out
+
+
+# --- query compilation: analysed tokens -> tantivy Query objects ---------------------------
+
+
+def _term(field: str, token: str) -> tantivy.Query:
+    return tantivy.Query.term_query(SCHEMA, field, token)
+
+
+def _phrase(field: str, tokens: Sequence[str]) -> tantivy.Query:
+    if len(tokens) == 1:  # tantivy refuses one-term phrases
+        return _term(field, tokens[0])
+    return tantivy.Query.phrase_query(SCHEMA, field, list(tokens))
+
+
+def _any(queries: Sequence[tantivy.Query]) -> tantivy.Query:
+    if len(queries) == 1:
+        return queries[0]
+    return tantivy.Query.boolean_query([(Occur.Should, q) for q in queries])
+
+
+def _all(queries: Sequence[tantivy.Query]) -> tantivy.Query:
+    if len(queries) == 1:
+        return queries[0]
+    return tantivy.Query.boolean_query([(Occur.Must, q) for q in queries])
+
+
+def _boosted_fields(make: Any, boosts: dict[str, float], factor: float = 1.0) -> tantivy.Query:
+    return _any([tantivy.Query.boost_query(make(field), boost * factor) for field, boost in boosts.items()])
+
+
+def _phrase_units(kind: str, tokens: list[str]) -> list[str]:
+    """Units of a plan phrase; a bigram phrase is the characters it overlaps."""
+    if kind != "bigrams":
+        return tokens
+    return [b[0] for b in tokens] + [tokens[-1][-1]] if tokens else []
+
+
+def _clause_query(clause: Clause) -> tantivy.Query:
+    if clause.adjacent:
+        literal = _boosted_fields(lambda f: _phrase(f, clause.units), TEXT_BOOSTS)
+    else:
+        literal = _all([_boosted_fields(lambda f, u=u: _term(f, u), TEXT_BOOSTS) for u in clause.units])
+    alternatives = [literal]
+    for kind, tokens in clause.phrases:
+        units = _phrase_units(kind, tokens)
+        if len(units) > 1:
+            alternatives.append(_boosted_fields(lambda f, units=units: _phrase(f, units), TEXT_BOOSTS, PHRASE_BOOST))
+    if clause.concepts:
+        tokens = [concept_token(c) for c in sorted(clause.concepts)]
+        alternatives.append(_boosted_fields(lambda f: _any([_term(f, t) for t in tokens]), CONCEPT_BOOSTS))
+    return _any(alternatives)
+
+
+def compile_plan(plan: QueryPlan, require_all: bool = True) -> tantivy.Query:
+    """The tantivy query of a plan (built only from analysed tokens, never parsed text)."""
+    clauses = [_clause_query(c) for c in plan.clauses]
+    return _all(clauses) if require_all else _any(clauses)
+
+
+def _filter_query(filters: dict[str, list[str]], skip: str | None = None) -> list[tantivy.Query]:
+    return [
+        tantivy.Query.term_set_query(SCHEMA, _facet_field(facet), values)
+        for facet, values in filters.items()
+        if facet != skip
+    ]
+
+
+def _with_filters(base: tantivy.Query | None, filters: list[tantivy.Query]) -> tantivy.Query:
+    parts = ([base] if base is not None else []) + filters
+    if not parts:
+        return tantivy.Query.all_query()
+    if len(parts) == 1 and base is not None:
+        return base
+    return tantivy.Query.boolean_query([(Occur.Must, q) for q in parts])
+
+
+class TantivyIndex:
+    """The default embedded backend: a directory holding a tantivy index."""
+
+    backend = "embedded"
+
+    def __init__(self, location: Path, terms: Terms) -> None:
+        self.location = location
+        self.terms = terms
+        self._lock = threading.RLock()
+        self._index: tantivy.Index | None = None
+        self._dir: Path | None = None
+        self._pointer_stamp: int | None = None
+        self._labels: dict[tuple[str, str], dict[str, str]] = {}
+        self._labels_stamp: int | None = None
+
+    # --- opening -------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, location: str | Path, *, data_dir: str | Path | None = None) -> TantivyIndex:
+        path = Path(location)
+        path.mkdir(parents=True, exist_ok=True)
+        index = cls(path, load_terms(data_dir))
+        with index._lock:
+            index._reopen()
+        return index
+
+    def _current_dir(self) -> Path:
+        pointer = self.location / POINTER
+        if pointer.is_file():
+            name = pointer.read_text(encoding="utf-8").strip()
+            if name:
+                return self.location / name
+        return self.location / "tantivy-1"
+
+    def _reopen(self) -> None:
+        directory = self._current_dir()
+        self._index = _open_tantivy(directory)
+        self._dir = directory
+        pointer = self.location / POINTER
+        if not pointer.exists():
+            _write_atomic(pointer, directory.name + "\n")
+        self._pointer_stamp = pointer.stat().st_mtime_ns
+        self._load_labels()
+
+    def _labels_file(self) -> Path:
+        assert self._dir is not None
+        return self._dir.with_name(self._dir.name + ".labels.json")
+
+    def _load_labels(self) -> None:
+        path = self._labels_file()
+        try:
+            stamp = path.stat().st_mtime_ns
+        except FileNotFoundError:
+            self._labels, self._labels_stamp = {}, None
+            return
+        rows = json.loads(path.read_text(encoding="utf-8"))
+        self._labels = {(f, v): lab for f, v, lab in rows}
+        self._labels_stamp = stamp
+
+    def _save_labels(self, labels: dict[tuple[str, str], dict[str, str]], directory: Path) -> None:
+        path = directory.with_name(directory.name + ".labels.json")
+        rows = [[f, v, lab] for (f, v), lab in sorted(labels.items())]
+        _write_atomic(path, json.dumps(rows, ensure_ascii=False))
+
+    def _refresh(self) -> tantivy.Index:
+        """Notice a rebuild (pointer swapped) or new labels written by another process."""
+        pointer = self.location / POINTER
+        try:
+            stamp: int | None = pointer.stat().st_mtime_ns
+        except FileNotFoundError:
+            stamp = None
+        if stamp != self._pointer_stamp:
+            with self._lock:
+                self._reopen()
+        else:
+            try:
+                labels_stamp: int | None = self._labels_file().stat().st_mtime_ns
+            except FileNotFoundError:
+                labels_stamp = None
+            if labels_stamp != self._labels_stamp:
+                with self._lock:
+                    self._load_labels()
+        return self._ix
+
+    @property
+    def _ix(self) -> tantivy.Index:
+        assert self._index is not None, "index is closed"
+        return self._index
+
+    def close(self) -> None:
+        with self._lock:
+            self._index = None
+
+    def count(self) -> int:
+        return int(self._refresh().searcher().num_docs)
+
+    # --- writing -------------------------------------------------------------------------
+
+    def _writer(self, index: tantivy.Index, heap: int = _WRITER_HEAP, threads: int = 1) -> tantivy.IndexWriter:
+        # One writer per index across processes: another process may be writing right now.
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                return index.writer(heap, threads)
+            except ValueError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def _remember_labels(self, documents: Sequence[SearchDocument]) -> None:
+        new = {
+            key: lab for doc in documents for key, lab in doc.labels.items() if self._labels.get(key) != lab
+        }
+        if new:
+            merged = {**self._labels, **new}
+            assert self._dir is not None
+            self._save_labels(merged, self._dir)
+            self._labels = merged
+            self._labels_stamp = self._labels_file().stat().st_mtime_ns
+
+    def upsert(self, documents: Sequence[SearchDocument]) -> None:
+        if not documents:
+            return
+        converted = [to_tantivy(doc, self.terms) for doc in documents]
+        with self._lock:
+            index = self._refresh()
+            writer = self._writer(index)
+            try:
+                for doc, tdoc in zip(documents, converted, strict=True):
+                    writer.delete_documents_by_term("guid", doc.guid)
+                    writer.add_document(tdoc)
+                self._remember_labels(documents)
+                writer.commit()
+            except BaseException:
+                writer.rollback()
+                raise
+            finally:
+                del writer
+            index.reload()
+
+    def remove(self, guids: Sequence[str]) -> None:
+        if not guids:
+            return
+        with self._lock:
+            index = self._refresh()
+            writer = self._writer(index)
+            try:
+                for guid in guids:
+                    writer.delete_documents_by_term("guid", guid)
+                writer.commit()
+            finally:
+                del writer
+            index.reload()
+
+    def rebuild(self, records: Iterable[StoredDataset], progress: Progress | None = None) -> int:
+        """Build a fresh index directory beside the live one, then swap the pointer to it."""
+        with self._lock:
+            current = self._current_dir()
+            tail = current.name.rsplit("-", 1)[-1]
+            target = self.location / f"tantivy-{int(tail) + 1 if tail.isdigit() else 1}"
+            shutil.rmtree(target, ignore_errors=True)
+            index = _open_tantivy(target)
+            writer = self._writer(index, _REBUILD_HEAP, 0)
+            labels: dict[tuple[str, str], dict[str, str]] = {}
+            written = 0
+            try:
+                for stored in active(records):
+                    doc = document_of(stored)
+                    writer.add_document(to_tantivy(doc, self.terms))
+                    labels.update(doc.labels)
+                    written += 1
+                    if progress and written % 500 == 0:
+                        progress(written)
+                writer.commit()
+                writer.wait_merging_threads()
+            except BaseException:
+                del writer
+                shutil.rmtree(target, ignore_errors=True)
+                raise
+            if progress:
+                progress(written)
+            self._save_labels(labels, target)
+            _write_atomic(self.location / POINTER, target.name + "\n")
+            self._reopen()
+            if current != target:
+                # Other processes notice the pointer and reopen; on POSIX their open files
+                # stay readable until then.
+                shutil.rmtree(current, ignore_errors=True)
+                current.with_name(current.name + ".labels.json").unlink(missing_ok=True)
+            return written
+
+    def size_bytes(self) -> int:
+        with self._lock:
+            assert self._dir is not None
+            return sum(p.stat().st_size for p in self._dir.rglob("*") if p.is_file())
+
+    # --- reading -------------------------------------------------------------------------
+
+    def plan(self, q: str) -> QueryPlan:
+        return plan_query(q, self.terms)
+
+    def raw_top(self, query: tantivy.Query, limit: int) -> list[tuple[float, Any]]:
+        """The engine alone: a compiled query's BM25 top ``limit`` (benchmarks' baseline)."""
+        return list(self._ix.searcher().search(query, limit, count=False).hits)
+
+    def search(self, query: SearchQuery) -> SearchResults:
+        index = self._refresh()
+        searcher = index.searcher()
+        after = decode_cursor(query)
+        plan = self.plan(query.q)
+        offset = int(after.get("o", 0)) if after else 0
+        filters = _filter_query(query.filters)
+
+        strict: tantivy.Query | None = None
+        loose: tantivy.Query | None = None
+        if not plan.empty:
+            strict = compile_plan(plan, True)
+            if len(plan.clauses) > 1:
+                loose = compile_plan(plan, False)
+        text = strict
+        page: list[tuple[float | None, Any]]
+        if strict is None or query.sort != "relevance":
+            page, total, text = self._sorted(searcher, query, strict, loose, filters, offset)
+        else:
+            first = searcher.search(_with_filters(strict, filters), offset + query.limit + 1)
+            total = _count(first)
+            page = [(s, a) for s, a in first.hits]
+            if total < RELAX_BELOW and loose is not None:
+                # Few records have every word: also list those with some of them, ranked
+                # below every record that has them all.
+                text = loose
+                page, total = self._relaxed(searcher, page, loose, filters, offset + query.limit + 1)
+            page = page[offset:]
+        more = len(page) > query.limit
+        page = page[: query.limit]
+        hits = self._hits(searcher, page, plan)
+        cursor = encode_cursor(query, {"o": offset + len(page)}) if more else None
+        facets = self._facets(searcher, query, text) if query.facet_limit else []
+        expanded = [{"id": c, **self.terms.concepts[c].labels} for c in plan.concepts if c in self.terms.concepts]
+        return SearchResults(total=total, hits=hits, facets=facets, next_cursor=cursor, expanded=expanded)
+
+    def _sorted(
+        self,
+        searcher: tantivy.Searcher,
+        query: SearchQuery,
+        strict: tantivy.Query | None,
+        loose: tantivy.Query | None,
+        filters: list[tantivy.Query],
+        offset: int,
+    ) -> tuple[list[tuple[float | None, Any]], int, tantivy.Query | None]:
+        text = strict
+        if (
+            strict is not None
+            and loose is not None
+            and _count(searcher.search(_with_filters(strict, filters), 1)) < RELAX_BELOW
+        ):
+            text = loose
+        sort = "newest" if query.sort == "relevance" else query.sort
+        field = _SORT_FIELDS.get(sort) or ("title_zh" if query.lang == "zh-Hant" else "title_en")
+        order = tantivy.Order.Asc if sort == "title" else tantivy.Order.Desc
+        # tantivy returns the sort value, not a score: results sorted by a field have none.
+        result = searcher.search(
+            _with_filters(text, filters), query.limit + 1, order_by_field=field, offset=offset, order=order
+        )
+        return [(None, addr) for _, addr in result.hits], _count(result), text
+
+    def _relaxed(
+        self,
+        searcher: tantivy.Searcher,
+        strict_hits: list[tuple[float | None, Any]],
+        loose: tantivy.Query,
+        filters: list[tantivy.Query],
+        needed: int,
+    ) -> tuple[list[tuple[float | None, Any]], int]:
+        strict_keys = {(a.segment_ord, a.doc) for _, a in strict_hits}
+        result = searcher.search(_with_filters(loose, filters), needed + len(strict_hits))
+        lowest = min((s for s, _ in strict_hits if s is not None), default=0.0)
+        rest = [(s, a) for s, a in result.hits if (a.segment_ord, a.doc) not in strict_keys]
+        top = max((s for s, _ in rest), default=0.0)
+        shift = top - lowest + 1.0 if strict_hits else 0.0
+        merged: list[tuple[float | None, Any]] = [*strict_hits, *((s - shift, a) for s, a in rest)]
+        return merged, _count(result)
+
+    def _hits(self, searcher: tantivy.Searcher, page: list[tuple[float | None, Any]], plan: QueryPlan) -> list[Hit]:
+        terms = tuple(plan.highlight)
+        out: list[Hit] = []
+        for score, addr in page:
+            doc = searcher.doc(addr)
+            display = json.loads(bytes(doc.get_first("display") or b"{}").decode("utf-8"))
+            out.append(hit_of(str(doc.get_first("guid")), display, terms, score))
+        return out
+
+    def _facets(self, searcher: tantivy.Searcher, query: SearchQuery, text: tantivy.Query | None) -> list[Facet]:
+        size = query.facet_limit + 20
+        # Facets nobody selected are counted over every filter in one request; a selected
+        # facet is counted over the other facets' filters only (multi-select).
+        plain = {f: _terms_agg(f, size) for f in FACETS if f not in query.filters}
+        requests: list[tuple[tantivy.Query, dict[str, Any]]] = []
+        if plain:
+            requests.append((_with_filters(text, _filter_query(query.filters)), plain))
+        for facet, values in query.filters.items():
+            agg = {facet: _terms_agg(facet, size), "+" + facet: _terms_agg(facet, len(values), include=values)}
+            requests.append((_with_filters(text, _filter_query(query.filters, skip=facet)), agg))
+        counts: dict[str, dict[str, int]] = {}
+        for q, aggs in requests:
+            result = searcher.aggregate(q, aggs)
+            for name, body in result.items():
+                facet = name.lstrip("+")
+                into = counts.setdefault(facet, {})
+                for bucket in body.get("buckets", []):
+                    into[str(bucket["key"])] = int(bucket["doc_count"])
+        out: list[Facet] = []
+        for facet, (en, zh) in FACETS.items():
+            found = counts.get(facet, {})
+            chosen = query.filters.get(facet, [])
+            ranked = sorted(found.items(), key=lambda kv: (-kv[1], kv[0]))[: query.facet_limit]
+            listed = {v for v, _ in ranked}
+            ranked += [(v, found.get(v, 0)) for v in chosen if v not in listed]
+            out.append(
+                Facet(
+                    name=facet,
+                    label={"en": en, "zh-Hant": zh},
+                    values=[
+                        FacetValue(
+                            value=v, count=c, label=self._labels.get((facet, v)) or facet_label(facet, v),
+                            selected=v in chosen,
+                        )
+                        for v, c in ranked
+                    ],
+                )
+            )
+        return out
+
+    def suggest(self, prefix: str, limit: int = 10) -> list[Suggestion]:
+        norm = normalise(prefix).strip()[:200]
+        if not norm:
+            return []
+        limit = max(1, min(limit, 50))
+        searcher = self._refresh().searcher()
+        alive = tantivy.Query.all_query()
+        grouped: dict[tuple[str, str], tuple[int, str]] = {}
+        for field, kind in (("sg_title", "title"), ("sg_kw", "keyword")):
+            for term, n in searcher.terms_with_prefix(field, norm, filter_query=alive, limit=2000):
+                display = term.split(_SUGGEST_SEP, 1)[-1]
+                count, first = grouped.get((kind, display), (0, term))
+                grouped[(kind, display)] = (count + n, first)
+        ranked = sorted(grouped.items(), key=lambda kv: (kv[0][0] == "keyword", -kv[1][0], len(kv[0][1]), kv[0][1]))
+        out: list[Suggestion] = []
+        for (kind, display), (n, term) in ranked[:limit]:
+            guid = None
+            if kind == "title" and n == 1:
+                hits = searcher.search(_term("sg_title", term), 1, count=False).hits
+                if hits:
+                    guid = str(searcher.doc(hits[0][1]).get_first("guid"))
+            out.append(Suggestion(text=display, kind=kind, count=n, guid=guid))
+        return out
+
+
+def _count(result: tantivy.SearchResult) -> int:
+    return int(result.count)  # type: ignore[attr-defined]  # present at runtime, missing from the stubs
+
+
+def _terms_agg(facet: str, size: int, include: list[str] | None = None) -> dict[str, Any]:
+    # segment_size covers every value so counts are exact across segments, not estimates.
+    body: dict[str, Any] = {"field": _facet_field(facet), "size": max(size, 1), "segment_size": 65_000}
+    if include is not None:
+        body["include"] = include
+    return {"terms": body}
+
+
+def _open_tantivy(directory: Path) -> tantivy.Index:
+    directory.mkdir(parents=True, exist_ok=True)
+    index = tantivy.Index(SCHEMA, path=str(directory), reuse=True)
+    index.register_tokenizer(TOKENIZER, _analyzer())
+    return index
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
