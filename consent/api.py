@@ -9,20 +9,23 @@ from __future__ import annotations
 import secrets
 import threading
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import pyarrow as pa
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Response, status
 from fastapi import Path as PathParam
 from pydantic import BaseModel
 
+from consent.audit import Actor, accepted_request_id
 from consent.errors import ConsentError, IdempotencyConflict, NotFound
 from consent.interchange import consent_receipt, fhir_consents
 from consent.registry import ConsentRegistry
 from consent.release import create_release, manifest_of
 from consent.settings import ConsentSettings
 from schemas.consent import (
+    AuditEntry,
     ConsentEvent,
     Decision,
     Enrolment,
@@ -81,9 +84,18 @@ def require_steward(
         )
 
 
+def acting_steward(response: Response, x_request_id: Annotated[str | None, Header()] = None) -> Actor:
+    """The audited identity of a request: the steward token, with the client's correlation id when it is
+    a UUID or long hex (else one of ours); echoed back as ``X-Request-ID``."""
+    request_id = accepted_request_id(x_request_id)
+    response.headers["X-Request-ID"] = request_id
+    return Actor("steward", request_id)
+
+
 router = APIRouter(tags=["consent"], dependencies=[Depends(require_steward)])
 Registry = Annotated[ConsentRegistry, Depends(get_registry)]
 Settings = Annotated[ConsentSettings, Depends(get_consent_settings)]
+Steward = Annotated[Actor, Depends(acting_steward)]
 
 
 def _refusal(exc: ConsentError) -> HTTPException:
@@ -115,47 +127,49 @@ def record_event(
 
 
 @router.get("/events/{event_id}/receipt")
-def event_receipt(event_id: str, registry: Registry, settings: Settings) -> dict[str, Any]:
-    event = registry.event(event_id)
+def event_receipt(event_id: str, registry: Registry, settings: Settings, who: Steward) -> dict[str, Any]:
+    event = registry.event(event_id, who)
     if event is None:
         raise _error(404, "not_found", f"no event {event_id}")
     return consent_receipt(event, settings)
 
 
 @router.get("/subjects/{pseudonym}/enrolments")
-def subject_enrolments(pseudonym: Pseudonym, registry: Registry) -> list[Enrolment]:
-    return registry.enrolments_of(pseudonym)
+def subject_enrolments(pseudonym: Pseudonym, registry: Registry, who: Steward) -> list[Enrolment]:
+    return registry.enrolments_of(pseudonym, who)
 
 
 @router.get("/subjects/{pseudonym}/events")
-def subject_events(pseudonym: Pseudonym, registry: Registry) -> list[ConsentEvent]:
-    return registry.events_of(pseudonym)
+def subject_events(pseudonym: Pseudonym, registry: Registry, who: Steward) -> list[ConsentEvent]:
+    return registry.events_of(pseudonym, who)
 
 
 @router.get("/subjects/{pseudonym}/decisions")
 def subject_decisions(
     pseudonym: Pseudonym,
     registry: Registry,
+    who: Steward,
     purpose: str = "DUO:0000042",
     modifier: Annotated[list[str] | None, Query()] = None,
 ) -> dict[str, Decision]:
     """Today's decision per enrolled dataset for ``purpose`` (default GRU)."""
     try:
         mods = frozenset(purposes().normalise(m) for m in modifier or [])
-        return registry.current_decisions(pseudonym, purpose, mods)
+        return registry.current_decisions(pseudonym, purpose, mods, who)
     except ValueError as exc:
         raise _error(422, "invalid_purpose", str(exc)) from None
 
 
 @router.get("/subjects/{pseudonym}/fhir")
-def subject_fhir(pseudonym: Pseudonym, registry: Registry, settings: Settings) -> dict[str, Any]:
+def subject_fhir(pseudonym: Pseudonym, registry: Registry, settings: Settings, who: Steward) -> dict[str, Any]:
     """The subject's choices as a FHIR R5 Bundle of Consent resources."""
-    return fhir_consents(pseudonym, registry.events_of(pseudonym), registry.enrolments_of(pseudonym), settings)
+    events, enrolments = registry.subject_record(pseudonym, who, "subject.fhir")
+    return fhir_consents(pseudonym, events, enrolments, settings)
 
 
 @router.get("/report")
-def report(registry: Registry) -> list[InstitutionReport]:
-    return registry.report()
+def report(registry: Registry, who: Steward) -> list[InstitutionReport]:
+    return registry.report(who)
 
 
 class VerifyReport(BaseModel):
@@ -167,8 +181,8 @@ class VerifyReport(BaseModel):
 
 
 @router.post("/verify")
-def verify(registry: Registry) -> VerifyReport:
-    result = registry.verify()
+def verify(registry: Registry, who: Steward) -> VerifyReport:
+    result = registry.verify(who)
     problems = [result.first_break.describe()] if result.first_break else []
     return VerifyReport(
         ok=result.ok,
@@ -180,7 +194,7 @@ def verify(registry: Registry) -> VerifyReport:
 
 
 @router.post("/releases", status_code=201)
-def create(request: ReleaseRequest, registry: Registry, settings: Settings) -> ReleaseManifest:
+def create(request: ReleaseRequest, registry: Registry, settings: Settings, who: Steward) -> ReleaseManifest:
     """Filter the case list by consent now; files go under ``<data_dir>/releases/``."""
     out = Path(settings.data_dir) / "releases" / str(uuid.uuid4())
     try:
@@ -194,22 +208,25 @@ def create(request: ReleaseRequest, registry: Registry, settings: Settings) -> R
             request.active_until,
             request.modifiers,
             settings.guid_prefix,
+            who,
         )
     except ConsentError as exc:
         raise _refusal(exc) from None
 
 
 @router.get("/releases/{release_id:path}/manifest")
-def release_manifest(release_id: str, registry: Registry) -> ReleaseManifest:
+def release_manifest(release_id: str, registry: Registry, who: Steward) -> ReleaseManifest:
     try:
-        return manifest_of(registry, release_id)
+        return manifest_of(registry, release_id, who)
     except ConsentError as exc:
         raise _refusal(exc) from None
 
 
 @router.get("/withdrawal-notices")
-def withdrawal_notices(registry: Registry, release: str | None = None, pending: bool = False) -> list[WithdrawalNotice]:
-    return registry.withdrawal_notices(release, pending)
+def withdrawal_notices(
+    registry: Registry, who: Steward, release: str | None = None, pending: bool = False
+) -> list[WithdrawalNotice]:
+    return registry.withdrawal_notices(release, pending, who)
 
 
 class Acknowledgement(BaseModel):
@@ -217,11 +234,24 @@ class Acknowledgement(BaseModel):
 
 
 @router.post("/withdrawal-notices/{notice_id}/acknowledge")
-def acknowledge(notice_id: str, body: Acknowledgement, registry: Registry) -> WithdrawalNotice:
+def acknowledge(notice_id: str, body: Acknowledgement, registry: Registry, who: Steward) -> WithdrawalNotice:
     try:
-        return registry.acknowledge(notice_id, body.by)
+        return registry.acknowledge(notice_id, body.by, who=who)
     except ConsentError as exc:
         raise _refusal(exc) from None
+
+
+@router.get("/audit")
+def audit_log(
+    registry: Registry,
+    who: Steward,
+    subject: Annotated[str | None, Query(pattern=r"^[0-9a-f]{64}$", description="subject pseudonym")] = None,
+    since: datetime | None = None,
+    action: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
+) -> list[AuditEntry]:
+    """Who looked up which person or release, and when (oldest first). Reading it is audited too."""
+    return registry.audit_log(subject, since, action, limit, who)
 
 
 __all__ = ["get_consent_settings", "get_registry", "require_steward", "router"]

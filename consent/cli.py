@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from consent.audit import Actor
 from consent.errors import BulkValidationError, ConsentError
 from consent.imports import ImportResult, import_enrolments, import_events, letter_merge
 from consent.pseudonyms import IdentifierError
@@ -186,7 +187,7 @@ def record(
 @consent_app.command()
 def report(as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
     """Per institution: sent, undelivered, opted out, deceased, opt-out rate = opted out / (sent - undelivered)."""
-    rows = open_registry().report()
+    rows = open_registry().report(Actor.cli())
     if as_json:
         console.print_json(json.dumps([r.model_dump() for r in rows]))
         return
@@ -203,7 +204,7 @@ def report(as_json: Annotated[bool, typer.Option("--json", help="print JSON")] =
 def verify() -> None:
     """Check every hash chain and checkpoint; name the first broken event."""
     with console.status("verifying hash chains"):
-        result = open_registry().verify()
+        result = open_registry().verify(Actor.cli())
     if result.ok:
         console.print(f"ledger intact: {result.events_checked} events in {result.chains} chains verified")
         return
@@ -212,6 +213,47 @@ def verify() -> None:
     for problem in result.checkpoint_problems:
         errors.print(f"[red]checkpoint:[/red] {problem}", highlight=False)
     raise typer.Exit(1)
+
+
+@consent_app.command()
+def audit(
+    subject: Annotated[
+        str | None, typer.Option(help="only this person: pseudonym, or a national id to pseudonymise")
+    ] = None,
+    since: Annotated[str | None, typer.Option(help="only from this date or time on (YYYY-MM-DD[THH:MM])")] = None,
+    action: Annotated[str | None, typer.Option(help="only this action, e.g. release.create")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="at most this many rows")] = 1000,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Who looked up which person or release, and when (reading the log is audited too)."""
+    with steward_errors():
+        registry = open_registry()
+        pseudonym = _subject(registry, subject) if subject else None
+        start = None
+        if since:
+            try:
+                start = datetime.fromisoformat(since)
+            except ValueError:
+                raise ConsentError(f"--since {since!r} is not a date (YYYY-MM-DD) or time (YYYY-MM-DDTHH:MM)") from None
+            start = start if start.tzinfo else start.replace(tzinfo=UTC)
+        rows = registry.audit_log(pseudonym, start, action, limit, Actor.cli())
+    if as_json:
+        console.print_json(json.dumps([r.model_dump(mode="json") for r in rows]))
+        return
+    table = Table(title="Audit log")
+    for column in ("when", "actor", "action", "subject", "release / dataset / purpose", "request"):
+        table.add_column(column)
+    for r in rows:
+        target = " ".join(x for x in (r.release_id, r.dataset, r.purpose) if x)
+        table.add_row(
+            r.at.isoformat(timespec="seconds"),
+            r.actor,
+            r.action,
+            f"{r.subject[:12]}…" if r.subject else "",
+            target,
+            r.request_id[:12],
+        )
+    console.print(table)
 
 
 @consent_app.command()
@@ -248,6 +290,7 @@ def release_create(
                 until,
                 modifier or [],
                 settings_factory().guid_prefix,
+                Actor.cli(),
             )
         console.print(f"release {manifest.release_id}: {manifest.cases_out} of {manifest.cases_in} cases released")
         for reason, n in manifest.excluded.items():
@@ -266,7 +309,7 @@ def release_withdrawals(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Withdrawal notices owed to holders after later opt-outs and withdrawals."""
-    notices = open_registry().withdrawal_notices(release, pending)
+    notices = open_registry().withdrawal_notices(release, pending, Actor.cli())
     if as_json:
         console.print_json(json.dumps([n.model_dump(mode="json") for n in notices]))
         return
@@ -291,7 +334,7 @@ def release_acknowledge(
 ) -> None:
     """Confirm that the listed pseudonyms were deleted by the holder."""
     with steward_errors():
-        notice = open_registry().acknowledge(notice_id, by)
+        notice = open_registry().acknowledge(notice_id, by, who=Actor.cli())
     console.print(f"notice {notice.notice_id} acknowledged by {notice.acknowledged_by}")
 
 
@@ -299,4 +342,4 @@ def release_acknowledge(
 def release_manifest(release_id: Annotated[str, typer.Argument()]) -> None:
     """Print a release's stored manifest."""
     with steward_errors():
-        console.print_json(manifest_of(open_registry(), release_id).model_dump_json())
+        console.print_json(manifest_of(open_registry(), release_id, Actor.cli()).model_dump_json())

@@ -23,7 +23,9 @@ from sqlalchemy import Connection, Engine, bindparam, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from consent import audit
 from consent import tables as t
+from consent.audit import Actor
 from consent.database import create_schema, make_engine
 from consent.decide import Use
 from consent.errors import ConsentError, IdempotencyConflict, NotFound
@@ -33,6 +35,7 @@ from consent.settings import ConsentSettings
 from consent.state import ALL, StateEntry, StateKey, apply, decide_current
 from schemas.consent import (
     REFUSALS,
+    AuditEntry,
     Category,
     ConsentEvent,
     Decision,
@@ -240,9 +243,18 @@ class ConsentRegistry:
                     problems.append(f"row {index + 1}: case {case_id} of {r.dataset} belongs to another subject")
         return problems
 
-    def enrolments_of(self, subject: str) -> list[Enrolment]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(t.enrolments).where(t.enrolments.c.subject == subject)).all()
+    def enrolments_of(self, subject: str, who: Actor | None = None) -> list[Enrolment]:
+        """A person's enrolments (audited as ``subject.lookup``)."""
+
+        def work(conn: Connection) -> list[Enrolment]:
+            self._audit(conn, who, "subject.lookup", subject=subject)
+            return self._enrolments_in(conn, subject)
+
+        result: list[Enrolment] = self._retrying(work)
+        return result
+
+    def _enrolments_in(self, conn: Connection, subject: str) -> list[Enrolment]:
+        rows = conn.execute(select(t.enrolments).where(t.enrolments.c.subject == subject)).all()
         return [
             Enrolment(
                 subject=r.subject,
@@ -506,19 +518,60 @@ class ConsentRegistry:
 
         self._retrying(work)
 
-    def events_of(self, subject: str) -> list[ConsentEvent]:
-        with self.engine.connect() as conn:
-            q = select(t.events).where(t.events.c.subject == subject).order_by(t.events.c.seq)
-            return [_row_to_event(r) for r in conn.execute(q)]
+    def events_of(self, subject: str, who: Actor | None = None) -> list[ConsentEvent]:
+        """A person's ledger, oldest first (audited as ``subject.events``)."""
 
-    def event(self, event_id: str) -> ConsentEvent | None:
-        with self.engine.connect() as conn:
+        def work(conn: Connection) -> list[ConsentEvent]:
+            self._audit(conn, who, "subject.events", subject=subject)
+            return self._events_in(conn, subject)
+
+        result: list[ConsentEvent] = self._retrying(work)
+        return result
+
+    @staticmethod
+    def _events_in(conn: Connection, subject: str) -> list[ConsentEvent]:
+        q = select(t.events).where(t.events.c.subject == subject).order_by(t.events.c.seq)
+        return [_row_to_event(r) for r in conn.execute(q)]
+
+    def subject_record(
+        self, subject: str, who: Actor | None = None, action: str = "subject.fhir"
+    ) -> tuple[list[ConsentEvent], list[Enrolment]]:
+        """A person's events and enrolments read together for an export (one audit row, ``action``)."""
+
+        def work(conn: Connection) -> tuple[list[ConsentEvent], list[Enrolment]]:
+            self._audit(conn, who, action, subject=subject)
+            return self._events_in(conn, subject), self._enrolments_in(conn, subject)
+
+        result: tuple[list[ConsentEvent], list[Enrolment]] = self._retrying(work)
+        return result
+
+    def event(self, event_id: str, who: Actor | None = None) -> ConsentEvent | None:
+        """One event by id (audited as ``event.read`` with its subject)."""
+
+        def work(conn: Connection) -> ConsentEvent | None:
             row = conn.execute(select(t.events).where(t.events.c.event_id == event_id)).first()
-        return _row_to_event(row) if row is not None else None
+            found = _row_to_event(row) if row is not None else None
+            self._audit(
+                conn, who, "event.read", subject=found.subject if found else None, detail=f"event {event_id[:36]}"
+            )
+            return found
 
-    def state_of(self, subject: str) -> dict[StateKey, StateEntry]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(t.state).where(t.state.c.subject == subject)).all()
+        result: ConsentEvent | None = self._retrying(work)
+        return result
+
+    def state_of(self, subject: str, who: Actor | None = None) -> dict[StateKey, StateEntry]:
+        """A person's materialised state (audited as ``subject.state``)."""
+
+        def work(conn: Connection) -> dict[StateKey, StateEntry]:
+            self._audit(conn, who, "subject.state", subject=subject)
+            return self._state_in(conn, subject)
+
+        result: dict[StateKey, StateEntry] = self._retrying(work)
+        return result
+
+    @staticmethod
+    def _state_in(conn: Connection, subject: str) -> dict[StateKey, StateEntry]:
+        rows = conn.execute(select(t.state).where(t.state.c.subject == subject)).all()
         return {
             StateKey(r.facet, r.scope_dataset, r.scope_purpose): StateEntry(
                 EventKind(r.kind), parse_instant(r.effective_at), r.seq
@@ -527,16 +580,50 @@ class ConsentRegistry:
         }
 
     def current_decisions(
-        self, subject: str, purpose: str = "DUO:0000042", modifiers: frozenset[str] = frozenset()
+        self,
+        subject: str,
+        purpose: str = "DUO:0000042",
+        modifiers: frozenset[str] = frozenset(),
+        who: Actor | None = None,
     ) -> dict[str, Decision]:
-        """Per enrolled dataset, today's decision for ``purpose`` (from materialised state)."""
+        """Per enrolled dataset, today's decision for ``purpose`` (from materialised state; audited as
+        ``subject.decisions``)."""
         code = purposes().normalise(purpose)
-        state = self.state_of(subject)
-        moment = now_utc()
-        return {
-            e.dataset: decide_current(state, e, self.policy, Use(e.dataset, code, modifiers), moment)
-            for e in self.enrolments_of(subject)
-        }
+
+        def work(conn: Connection) -> dict[str, Decision]:
+            self._audit(conn, who, "subject.decisions", subject=subject, purpose=code)
+            state = self._state_in(conn, subject)
+            moment = now_utc()
+            return {
+                e.dataset: decide_current(state, e, self.policy, Use(e.dataset, code, modifiers), moment)
+                for e in self._enrolments_in(conn, subject)
+            }
+
+        result: dict[str, Decision] = self._retrying(work)
+        return result
+
+    # --- audit log ---------------------------------------------------------------------------------
+
+    def _audit(self, conn: Connection, who: Actor | None, action: str, **fields: str | None) -> None:
+        audit.record(conn, who or Actor.process(), action, now_utc(), **fields)
+
+    def audit_log(
+        self,
+        subject: str | None = None,
+        since: datetime | None = None,
+        action: str | None = None,
+        limit: int = 1000,
+        who: Actor | None = None,
+    ) -> list[AuditEntry]:
+        """The audit log, oldest first; reading it is audited too (``audit.read``)."""
+
+        def work(conn: Connection) -> list[AuditEntry]:
+            found = audit.entries(conn, subject, since and utc(since), action, limit)
+            self._audit(conn, who, "audit.read", subject=subject)
+            return found
+
+        result: list[AuditEntry] = self._retrying(work)
+        return result
 
     # --- access codes (letters) --------------------------------------------------------------------
 
@@ -558,11 +645,12 @@ class ConsentRegistry:
 
     # --- report ------------------------------------------------------------------------------------
 
-    def report(self) -> list[InstitutionReport]:
-        """Table 7 per institution and overall: distinct subjects per kind.
+    def report(self, who: Actor | None = None) -> list[InstitutionReport]:
+        """Table 7 per institution and overall: distinct subjects per kind (audited as ``report.read``).
 
         Opt-out rate = opted out / (sent - undelivered), as in the seed.
         """
+        self._retrying(lambda conn: self._audit(conn, who, "report.read"))
         kinds = {
             EventKind.NOTICE_SENT.value: "sent",
             EventKind.NOTICE_UNDELIVERED.value: "undelivered",
@@ -627,8 +715,9 @@ class ConsentRegistry:
         )
         return {s: (seq, h) for s, seq, h in conn.execute(q)}
 
-    def verify(self) -> VerifyResult:
-        """Check every hash chain and every checkpoint; name the first broken event."""
+    def verify(self, who: Actor | None = None) -> VerifyResult:
+        """Check every hash chain and every checkpoint; name the first broken event (audited)."""
+        self._retrying(lambda conn: self._audit(conn, who, "ledger.verify"))
         result = VerifyResult()
         with self.engine.connect() as conn:
             q = select(t.events).order_by(t.events.c.subject, t.events.c.seq)
@@ -661,24 +750,33 @@ class ConsentRegistry:
 
     # --- withdrawal notices ------------------------------------------------------------------------
 
-    def withdrawal_notices(self, release_id: str | None = None, pending_only: bool = False) -> list[WithdrawalNotice]:
-        with self.engine.connect() as conn:
-            q = select(t.withdrawal_notices).order_by(
-                t.withdrawal_notices.c.created_at, t.withdrawal_notices.c.notice_id
+    def withdrawal_notices(
+        self, release_id: str | None = None, pending_only: bool = False, who: Actor | None = None
+    ) -> list[WithdrawalNotice]:
+        """Withdrawal notices (audited as ``withdrawals.list``)."""
+
+        def work(conn: Connection) -> list[WithdrawalNotice]:
+            self._audit(conn, who, "withdrawals.list", release_id=release_id)
+            return self._notices_in(conn, release_id, pending_only)
+
+        result: list[WithdrawalNotice] = self._retrying(work)
+        return result
+
+    def _notices_in(self, conn: Connection, release_id: str | None, pending_only: bool) -> list[WithdrawalNotice]:
+        q = select(t.withdrawal_notices).order_by(t.withdrawal_notices.c.created_at, t.withdrawal_notices.c.notice_id)
+        if release_id:
+            q = q.where(t.withdrawal_notices.c.release_id == release_id)
+        if pending_only:
+            q = q.where(t.withdrawal_notices.c.acknowledged_at.is_(None))
+        notices = conn.execute(q).all()
+        items: dict[str, list[str]] = defaultdict(list)
+        ids = [n.notice_id for n in notices]
+        for chunk in _chunks(ids):
+            iq = select(t.withdrawal_items.c.notice_id, t.withdrawal_items.c.release_pseudonym).where(
+                t.withdrawal_items.c.notice_id.in_(chunk)
             )
-            if release_id:
-                q = q.where(t.withdrawal_notices.c.release_id == release_id)
-            if pending_only:
-                q = q.where(t.withdrawal_notices.c.acknowledged_at.is_(None))
-            notices = conn.execute(q).all()
-            items: dict[str, list[str]] = defaultdict(list)
-            ids = [n.notice_id for n in notices]
-            for chunk in _chunks(ids):
-                iq = select(t.withdrawal_items.c.notice_id, t.withdrawal_items.c.release_pseudonym).where(
-                    t.withdrawal_items.c.notice_id.in_(chunk)
-                )
-                for nid, p in conn.execute(iq):
-                    items[nid].append(p)
+            for nid, p in conn.execute(iq):
+                items[nid].append(p)
         return [
             WithdrawalNotice(
                 notice_id=n.notice_id,
@@ -691,10 +789,12 @@ class ConsentRegistry:
             for n in notices
         ]
 
-    def acknowledge(self, notice_id: str, by: str, now: datetime | None = None) -> WithdrawalNotice:
+    def acknowledge(
+        self, notice_id: str, by: str, now: datetime | None = None, who: Actor | None = None
+    ) -> WithdrawalNotice:
         """The holder confirms deletion; acknowledging twice keeps the first acknowledgement."""
 
-        def work(conn: Connection) -> None:
+        def work(conn: Connection) -> WithdrawalNotice:
             row = conn.execute(
                 select(t.withdrawal_notices).where(t.withdrawal_notices.c.notice_id == notice_id)
             ).first()
@@ -706,9 +806,11 @@ class ConsentRegistry:
                     .where(t.withdrawal_notices.c.notice_id == notice_id)
                     .values(acknowledged_at=format_instant(now or now_utc()), acknowledged_by=by)
                 )
+            self._audit(conn, who, "withdrawals.acknowledge", release_id=row.release_id, detail=f"notice {notice_id}")
+            return next(n for n in self._notices_in(conn, row.release_id, False) if n.notice_id == notice_id)
 
-        self._retrying(work)
-        return next(n for n in self.withdrawal_notices() if n.notice_id == notice_id)
+        result: WithdrawalNotice = self._retrying(work)
+        return result
 
 
 def _report_row(institution: str, c: dict[str, int]) -> InstitutionReport:
@@ -728,4 +830,4 @@ def _report_row(institution: str, c: dict[str, int]) -> InstitutionReport:
     )
 
 
-__all__ = ["ALL", "ConsentRegistry", "EnrolmentInput", "VerifyResult", "now_utc", "policy_from_settings"]
+__all__ = ["ALL", "Actor", "ConsentRegistry", "EnrolmentInput", "VerifyResult", "now_utc", "policy_from_settings"]

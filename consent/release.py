@@ -22,7 +22,9 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from sqlalchemy import Connection, select, text
 
+from consent import audit
 from consent import tables as t
+from consent.audit import Actor
 from consent.errors import ConsentError, NotFound
 from consent.registry import ConsentRegistry, now_utc
 from consent.release_filter import PERMIT_REASONS, STATE_SCHEMA, arrow_of, filter_release
@@ -140,8 +142,11 @@ def create_release(
     active_until: date,
     modifiers: list[str] | None = None,
     guid_prefix: str = "dg.TW01",
+    who: Actor | None = None,
 ) -> ReleaseManifest:
-    """Filter ``cases`` by consent now, write the release files and keep its manifest forever."""
+    """Filter ``cases`` by consent now, write the release files and keep its manifest forever.
+
+    The audit row (``release.create``) commits in the same transaction as the manifest."""
     code, mods = _validate(registry, application, dataset, purpose, modifiers or [], active_until)
     covering = purposes().covering_scopes(code, frozenset(mods))
     release_id = f"{guid_prefix}/{uuid.uuid4()}"
@@ -175,7 +180,7 @@ def create_release(
         output_sha256=_sha256(files.released),
     )
     files.manifest.write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
-    _store(registry, manifest, covering, permitted, at)
+    _store(registry, manifest, covering, permitted, at, who or Actor.process())
     return manifest
 
 
@@ -196,7 +201,12 @@ def _write_files(decided: pa.Table, out_dir: Path) -> ReleaseFiles:
 
 
 def _store(
-    registry: ConsentRegistry, manifest: ReleaseManifest, covering: frozenset[str], permitted: pa.Table, at: datetime
+    registry: ConsentRegistry,
+    manifest: ReleaseManifest,
+    covering: frozenset[str],
+    permitted: pa.Table,
+    at: datetime,
+    who: Actor,
 ) -> None:
     members = permitted.select(["case_id", "subject", "release_pseudonym"]).to_pylist()
     for row in members:
@@ -212,6 +222,16 @@ def _store(
                 created_at=format_instant(at),
                 manifest=json.loads(manifest.model_dump_json()),
             )
+        )
+        audit.record(
+            conn,
+            who,
+            "release.create",
+            now_utc(),
+            release_id=manifest.release_id,
+            dataset=manifest.dataset,
+            purpose=manifest.purpose,
+            detail=f"application {manifest.application}: {manifest.cases_out} of {manifest.cases_in} cases released",
         )
         conn.execute(
             t.release_scopes.insert(), [{"release_id": manifest.release_id, "scope_purpose": c} for c in covering]
@@ -232,18 +252,45 @@ def _store(
         registry.propagate_withdrawals(list(late))
 
 
-def manifest_of(registry: ConsentRegistry, release_id: str) -> ReleaseManifest:
-    with registry.engine.connect() as conn:
-        row = conn.execute(select(t.releases.c.manifest).where(t.releases.c.release_id == release_id)).first()
+def _manifest_in(conn: Connection, release_id: str) -> ReleaseManifest:
+    row = conn.execute(select(t.releases.c.manifest).where(t.releases.c.release_id == release_id)).first()
     if row is None:
         raise NotFound(f"no release {release_id}")
     data = row[0] if isinstance(row[0], dict) else json.loads(row[0])
     return ReleaseManifest.model_validate(data)
 
 
-def audit_release(registry: ConsentRegistry, release_id: str, cases: pa.Table) -> tuple[ReleaseManifest, pa.Table]:
+def manifest_of(registry: ConsentRegistry, release_id: str, who: Actor | None = None) -> ReleaseManifest:
+    """A release's stored manifest (audited as ``release.manifest``)."""
+    with registry.engine.begin() as conn:
+        manifest = _manifest_in(conn, release_id)
+        audit.record(
+            conn,
+            who or Actor.process(),
+            "release.manifest",
+            now_utc(),
+            release_id=release_id,
+            dataset=manifest.dataset,
+            purpose=manifest.purpose,
+        )
+    return manifest
+
+
+def audit_release(
+    registry: ConsentRegistry, release_id: str, cases: pa.Table, who: Actor | None = None
+) -> tuple[ReleaseManifest, pa.Table]:
     """Re-decide a past release from the events known at its decision time (not the current state)."""
-    manifest = manifest_of(registry, release_id)
+    with registry.engine.begin() as conn:
+        manifest = _manifest_in(conn, release_id)
+        audit.record(
+            conn,
+            who or Actor.process(),
+            "release.audit",
+            now_utc(),
+            release_id=release_id,
+            dataset=manifest.dataset,
+            purpose=manifest.purpose,
+        )
     covering = purposes().covering_scopes(manifest.purpose, frozenset(manifest.modifiers))
     at = utc(manifest.decided_at)
     with registry.engine.connect() as conn:

@@ -157,4 +157,21 @@ withdrawal_items = Table(
     Index("ix_consent_withdrawal_items_release", "release_id", "release_pseudonym"),
 )
 
-APPEND_ONLY_TABLES = ("consent_events", "consent_checkpoints", "consent_releases")
+audit_log = Table(
+    "consent_audit_log",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("at", INSTANT, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("subject", HEX),
+    Column("release_id", String(200)),
+    Column("dataset", GUID),
+    Column("purpose", String(32)),
+    Column("request_id", String(64), nullable=False),
+    Column("detail", Text),
+    Index("ix_consent_audit_log_subject", "subject", "id"),
+    Index("ix_consent_audit_log_at", "at"),
+)
+
+APPEND_ONLY_TABLES = ("consent_events", "consent_checkpoints", "consent_releases", "consent_audit_log")

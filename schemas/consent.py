@@ -279,6 +279,21 @@ class WithdrawalNotice(BaseModel):
     acknowledged_by: str | None = None
 
 
+class AuditEntry(BaseModel):
+    """One access to a person's data or a release: who, when, what, under which request id."""
+
+    id: int
+    at: datetime
+    actor: str = Field(description="steward (bearer token), cli:<os user>, process:<os user>")
+    action: str = Field(description="e.g. subject.lookup, subject.events, release.create, withdrawals.list")
+    subject: str | None = Field(default=None, description="subject pseudonym, where one person was concerned")
+    release_id: str | None = None
+    dataset: str | None = None
+    purpose: str | None = None
+    request_id: str = Field(description="correlation id of the request (X-Request-ID) or CLI run")
+    detail: str | None = None
+
+
 class InstitutionReport(BaseModel):
     institution: str
     sent: int

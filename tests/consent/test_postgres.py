@@ -51,6 +51,19 @@ def test_postgresql_refuses_update_delete_and_truncate_of_events(pg_registry: Co
     assert len(pg_registry.events_of(subject)) == 1
 
 
+def test_postgresql_refuses_update_delete_and_truncate_of_the_audit_log(pg_registry: ConsentRegistry) -> None:
+    (subject,) = enrol(pg_registry, 1)
+    pg_registry.enrolments_of(subject)
+    for statement in (
+        "UPDATE consent_audit_log SET actor = 'x'",
+        "DELETE FROM consent_audit_log",
+        "TRUNCATE consent_audit_log",
+    ):
+        with pytest.raises(Exception, match="append-only"), pg_registry.engine.begin() as conn:
+            conn.execute(text(statement))
+    assert [e.action for e in pg_registry.audit_log(subject=subject)] == ["subject.lookup"]
+
+
 def test_concurrent_writers_lose_no_event_and_break_no_chain(pg_registry: ConsentRegistry) -> None:
     subjects = enrol(pg_registry, 4)
     kinds = [EventKind.NOTICE_SENT, EventKind.OPTED_OUT, EventKind.RECONSENTED]
