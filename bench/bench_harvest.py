@@ -142,9 +142,9 @@ def bench_ckan(n: int) -> None:
             service = HarvestService(ctx.store, batch_size=500)
             service.add_source("ckan", url, name="bench", options={"rows": ROWS})
             with _PeakRss() as rss:
-                t = time.perf_counter()
+                t, cpu = time.perf_counter(), time.process_time()
                 first = service.run("bench")
-                t_first = time.perf_counter() - t
+                t_first, cpu_first = time.perf_counter() - t, time.process_time() - cpu
             t = time.perf_counter()
             second = service.run("bench")
             t_second = time.perf_counter() - t
@@ -154,7 +154,8 @@ def bench_ckan(n: int) -> None:
     assert first.added == n and second.unchanged == n, (first, second)
     print(
         f"ckan harvest sqlite ({indexed}): {n} rec in {t_first:.1f} s = {n / t_first:.0f} rec/s, "
-        f"peak RSS {rss.peak:.0f} MB | baseline ckanapi fetch only {fetched / t_fetch:.0f} rec/s | "
+        f"CPU {cpu_first:.1f} s (machine load {psutil.getloadavg()[0]:.1f}), peak RSS {rss.peak:.0f} MB | "
+        f"baseline ckanapi fetch only {fetched / t_fetch:.0f} rec/s | "
         f"ratio {t_fetch / t_first:.2f}"
     )
     print(
