@@ -18,7 +18,7 @@ from typing import Any, Literal
 from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 
 from catalog import guid as guids
-from catalog.db import make_sessionmaker
+from catalog.db import CanonicalJSON, make_sessionmaker
 from catalog.tables import DatasetRow, RevisionRow
 from schemas import Dataset
 
@@ -108,10 +108,15 @@ class NewRecord:
 Subscriber = Callable[[Sequence[Change]], None]
 
 
-def content_hash(content: dict[str, Any]) -> str:
+def canonical_json(content: dict[str, Any]) -> CanonicalJSON:
+    """The canonical JSON text of a record's content (sorted keys, no spaces)."""
+    return CanonicalJSON(json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":")))
+
+
+def content_hash(content: dict[str, Any] | CanonicalJSON) -> str:
     """SHA-256 of the canonical JSON of a record's content."""
-    blob = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+    text = content if isinstance(content, CanonicalJSON) else canonical_json(content)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _now() -> datetime:
@@ -320,7 +325,7 @@ class Store:
         expected: dict[int, int],
     ) -> tuple[list[SaveResult], list[Change]]:
         now = _now()
-        prepared: list[tuple[str, Dataset, dict[str, Any], str, str | None]] = []
+        prepared: list[tuple[str, Dataset, CanonicalJSON, str, str | None]] = []
         for rec in records:
             ds = rec.dataset
             if ds.guid:
@@ -329,7 +334,8 @@ class Store:
                 guid = self.derive_guid(source_guid, rec.upstream_id)
             else:
                 guid = guids.mint(self.guid_prefix)
-            content = ds.content()
+            # Serialised once: the same text is hashed and written to both rows (see catalog.db).
+            content = canonical_json(ds.content())
             prepared.append((guid, ds, content, content_hash(content), rec.upstream_id))
 
         results: list[SaveResult] = []
