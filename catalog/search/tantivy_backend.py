@@ -47,12 +47,18 @@ from catalog.store import StoredDataset
 
 POINTER = "CURRENT-tantivy"
 TOKENIZER = "fairgate_units"
+#: Bigram fields hold space-separated CJK bigrams: a 2-character word is one rare term there
+#: instead of a phrase over two common characters (phrase queries were the slow part).
+BIGRAM_TOKENIZER = "fairgate_bigrams"
 _CJK = r"\x{3400}-\x{4DBF}\x{4E00}-\x{9FFF}\x{F900}-\x{FAFF}\x{3040}-\x{30FF}\x{AC00}-\x{D7AF}\x{20000}-\x{2FFFF}"
 #: One token per CJK character, one per run of anything else that is not white space.
 TOKEN_PATTERN = f"[{_CJK}]|[^\\s{_CJK}]+"
 #: Field boosts: title above keywords above description; vocabulary concepts well below
 #: the literal words of the same field (the FTS5 backend's bm25 column weights).
 TEXT_BOOSTS = {"t": 10.0, "k": 5.0, "d": 1.0}
+BIGRAM_BOOSTS = {"tb": 10.0, "kb": 5.0, "db": 1.0}
+#: A phrase of words across CJK runs ("心臟 CT" said verbatim) scores in title and description.
+UNIT_PHRASE_BOOSTS = {"t": 10.0, "d": 1.0}
 CONCEPT_BOOSTS = {"ct": 2.5, "cd": 0.5}
 #: An exact phrase scores on top of its scattered units, so it ranks above them.
 PHRASE_BOOST = 1.5
@@ -72,6 +78,11 @@ def _schema() -> tantivy.Schema:
     sb.add_text_field("guid", stored=True, tokenizer_name="raw", index_option="basic")
     for name in TEXT_BOOSTS:
         sb.add_text_field(name, tokenizer_name=TOKENIZER, index_option="position")
+    # Every unit of t, k and d once more, unscored: which records match is one posting
+    # list per unit here instead of a union of three (facet counts run the match again).
+    sb.add_text_field("a", tokenizer_name=TOKENIZER, index_option="freq")
+    for name in BIGRAM_BOOSTS:
+        sb.add_text_field(name, tokenizer_name=BIGRAM_TOKENIZER, index_option="position")
     for name in CONCEPT_BOOSTS:
         sb.add_text_field(name, tokenizer_name=TOKENIZER, index_option="freq")
     sb.add_bytes_field("display", stored=True)
@@ -131,6 +142,12 @@ def to_tantivy(doc: SearchDocument, terms: Terms) -> tantivy.Document:
     out.add_text("t", " ".join(title.units))
     out.add_text("k", " ".join(keywords.units))
     out.add_text("d", " ".join(description.units))
+    out.add_text("a", " ".join(title.units))
+    out.add_text("a", " ".join(keywords.units))
+    out.add_text("a", " ".join(description.units))
+    out.add_text("tb", " ".join(title.bigrams))
+    out.add_text("kb", " ".join(keywords.bigrams))
+    out.add_text("db", " ".join(description.bigrams))
     out.add_text("ct", " ".join(concept_token(c) for c in sorted(title_concepts)))
     out.add_text("cd", " ".join(concept_token(c) for c in sorted(other)))
     out.add_bytes("display", json.dumps(doc.display, ensure_ascii=False).encode("utf-8"))
@@ -181,13 +198,6 @@ def _boosted_fields(make: Any, boosts: dict[str, float], factor: float = 1.0) ->
     return _any([tantivy.Query.boost_query(make(field), boost * factor) for field, boost in boosts.items()])
 
 
-def _phrase_units(kind: str, tokens: list[str]) -> list[str]:
-    """Units of a plan phrase; a bigram phrase is the characters it overlaps."""
-    if kind != "bigrams":
-        return tokens
-    return [b[0] for b in tokens] + [tokens[-1][-1]] if tokens else []
-
-
 def _clause_query(clause: Clause) -> tantivy.Query:
     if clause.adjacent:
         literal = _boosted_fields(lambda f: _phrase(f, clause.units), TEXT_BOOSTS)
@@ -195,9 +205,10 @@ def _clause_query(clause: Clause) -> tantivy.Query:
         literal = _all([_boosted_fields(lambda f, u=u: _term(f, u), TEXT_BOOSTS) for u in clause.units])
     alternatives = [literal]
     for kind, tokens in clause.phrases:
-        units = _phrase_units(kind, tokens)
-        if len(units) > 1:
-            alternatives.append(_boosted_fields(lambda f, units=units: _phrase(f, units), TEXT_BOOSTS, PHRASE_BOOST))
+        if kind == "bigrams" and tokens:
+            alternatives.append(_boosted_fields(lambda f, t=tokens: _phrase(f, t), BIGRAM_BOOSTS, PHRASE_BOOST))
+        elif len(tokens) > 1:
+            alternatives.append(_boosted_fields(lambda f, t=tokens: _phrase(f, t), UNIT_PHRASE_BOOSTS, PHRASE_BOOST))
     if clause.concepts:
         tokens = [concept_token(c) for c in sorted(clause.concepts)]
         alternatives.append(_boosted_fields(lambda f: _any([_term(f, t) for t in tokens]), CONCEPT_BOOSTS))
@@ -207,6 +218,23 @@ def _clause_query(clause: Clause) -> tantivy.Query:
 def compile_plan(plan: QueryPlan, require_all: bool = True) -> tantivy.Query:
     """The tantivy query of a plan (built only from analysed tokens, never parsed text)."""
     clauses = [_clause_query(c) for c in plan.clauses]
+    return _all(clauses) if require_all else _any(clauses)
+
+
+def _clause_match(clause: Clause) -> tantivy.Query:
+    if clause.adjacent:
+        literal = _any([_phrase(f, clause.units) for f in TEXT_BOOSTS])
+    else:
+        literal = _all([_term("a", u) for u in clause.units])
+    if not clause.concepts:
+        return literal
+    return _any([literal, *(_term("cd", concept_token(c)) for c in sorted(clause.concepts))])
+
+
+def match_plan(plan: QueryPlan, require_all: bool = True) -> tantivy.Query:
+    """The records ``compile_plan`` finds, unscored and cheaper: phrases there only add score,
+    and one unit is one term of the combined field ``a`` (for facet counts)."""
+    clauses = [_clause_match(c) for c in plan.clauses]
     return _all(clauses) if require_all else _any(clauses)
 
 
@@ -230,7 +258,7 @@ def _with_filters(base: tantivy.Query | None, filters: list[tantivy.Query]) -> t
 class TantivyIndex:
     """The default embedded backend: a directory holding a tantivy index."""
 
-    backend = "embedded"
+    backend = "tantivy"
 
     def __init__(self, location: Path, terms: Terms) -> None:
         self.location = location
@@ -362,9 +390,9 @@ class TantivyIndex:
                 writer.commit()
             except BaseException:
                 writer.rollback()
-                raise
-            finally:
                 del writer
+                raise
+            _finish(writer)
             index.reload()
 
     def remove(self, guids: Sequence[str]) -> None:
@@ -377,8 +405,10 @@ class TantivyIndex:
                 for guid in guids:
                     writer.delete_documents_by_term("guid", guid)
                 writer.commit()
-            finally:
+            except BaseException:
                 del writer
+                raise
+            _finish(writer)
             index.reload()
 
     def rebuild(self, records: Iterable[StoredDataset], progress: Progress | None = None) -> int:
@@ -446,10 +476,10 @@ class TantivyIndex:
             strict = compile_plan(plan, True)
             if len(plan.clauses) > 1:
                 loose = compile_plan(plan, False)
-        text = strict
+        relaxed = False
         page: list[tuple[float | None, Any]]
         if strict is None or query.sort != "relevance":
-            page, total, text = self._sorted(searcher, query, strict, loose, filters, offset)
+            page, total, relaxed = self._sorted(searcher, query, plan, filters, offset)
         else:
             first = searcher.search(_with_filters(strict, filters), offset + query.limit + 1)
             total = _count(first)
@@ -457,14 +487,15 @@ class TantivyIndex:
             if total < RELAX_BELOW and loose is not None:
                 # Few records have every word: also list those with some of them, ranked
                 # below every record that has them all.
-                text = loose
+                relaxed = True
                 page, total = self._relaxed(searcher, page, loose, filters, offset + query.limit + 1)
             page = page[offset:]
         more = len(page) > query.limit
         page = page[: query.limit]
         hits = self._hits(searcher, page, plan)
         cursor = encode_cursor(query, {"o": offset + len(page)}) if more else None
-        facets = self._facets(searcher, query, text) if query.facet_limit else []
+        matched = None if plan.empty else match_plan(plan, require_all=not relaxed)
+        facets = self._facets(searcher, query, matched) if query.facet_limit else []
         expanded = [{"id": c, **self.terms.concepts[c].labels} for c in plan.concepts if c in self.terms.concepts]
         return SearchResults(total=total, hits=hits, facets=facets, next_cursor=cursor, expanded=expanded)
 
@@ -472,18 +503,19 @@ class TantivyIndex:
         self,
         searcher: tantivy.Searcher,
         query: SearchQuery,
-        strict: tantivy.Query | None,
-        loose: tantivy.Query | None,
+        plan: QueryPlan,
         filters: list[tantivy.Query],
         offset: int,
-    ) -> tuple[list[tuple[float | None, Any]], int, tantivy.Query | None]:
-        text = strict
+    ) -> tuple[list[tuple[float | None, Any]], int, bool]:
+        """A page in field order; a field order needs no scores, so the cheap match runs."""
+        text = None if plan.empty else match_plan(plan, True)
+        relaxed = False
         if (
-            strict is not None
-            and loose is not None
-            and _count(searcher.search(_with_filters(strict, filters), 1)) < RELAX_BELOW
+            text is not None
+            and len(plan.clauses) > 1
+            and _count(searcher.search(_with_filters(text, filters), 1)) < RELAX_BELOW
         ):
-            text = loose
+            text, relaxed = match_plan(plan, False), True
         sort = "newest" if query.sort == "relevance" else query.sort
         field = _SORT_FIELDS.get(sort) or ("title_zh" if query.lang == "zh-Hant" else "title_en")
         order = tantivy.Order.Asc if sort == "title" else tantivy.Order.Desc
@@ -491,7 +523,7 @@ class TantivyIndex:
         result = searcher.search(
             _with_filters(text, filters), query.limit + 1, order_by_field=field, offset=offset, order=order
         )
-        return [(None, addr) for _, addr in result.hits], _count(result), text
+        return [(None, addr) for _, addr in result.hits], _count(result), relaxed
 
     def _relaxed(
         self,
@@ -585,6 +617,13 @@ class TantivyIndex:
         return out
 
 
+def _finish(writer: tantivy.IndexWriter) -> None:
+    """Release the writer after letting the merges its commit started finish: a writer
+    dropped at once abandons them, and every small batch would stay a segment of its own
+    (a hundred segments made each query several times slower)."""
+    writer.wait_merging_threads()
+
+
 def _count(result: tantivy.SearchResult) -> int:
     return int(result.count)  # type: ignore[attr-defined]  # present at runtime, missing from the stubs
 
@@ -601,6 +640,7 @@ def _open_tantivy(directory: Path) -> tantivy.Index:
     directory.mkdir(parents=True, exist_ok=True)
     index = tantivy.Index(SCHEMA, path=str(directory), reuse=True)
     index.register_tokenizer(TOKENIZER, _analyzer())
+    index.register_tokenizer(BIGRAM_TOKENIZER, tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace()).build())
     return index
 
 
