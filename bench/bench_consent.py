@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from consent.decide import Use
 from consent.registry import ConsentRegistry, EnrolmentInput
-from consent.release_filter import STATE_SCHEMA, arrow_of, filter_release
+from consent.release_filter import STATE_SCHEMA, arrow_of, configure, filter_release
 from consent.settings import ConsentSettings
 from consent.state import StateEntry, StateKey, decide_current
 from schemas.consent import Category, Enrolment, EventKind, EventRequest, Policy, format_instant, parse_instant
@@ -118,7 +118,7 @@ def bench_release_filter(n: int) -> None:
     policy = Policy()
     secret = b"k" * 32
     con = duckdb.connect()
-    con.execute(f"SET threads TO {os.cpu_count() or 2}")
+    configure(con, threads=os.cpu_count() or 2)
     with PeakMemory() as mem:
         seconds, out = timed(
             lambda: filter_release(

@@ -5,10 +5,14 @@ The one place that knows about dialects; everything else goes through :mod:`cons
 
 from __future__ import annotations
 
+import io
+import re
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from consent.tables import APPEND_ONLY_TABLES, metadata
@@ -85,3 +89,40 @@ def create_schema(engine: Engine) -> None:
             for table in APPEND_ONLY_TABLES:
                 for statement in _sqlite_triggers(table):
                     conn.execute(text(statement))
+
+
+def read_arrow(conn: Connection, sql: str, params: dict[str, Any], names: list[str]) -> pa.Table:
+    """A query's rows as an Arrow table, fetched in blocks through the driver (no ORM rows)."""
+    cursor = conn.exec_driver_sql(*_driver_sql(conn, sql, params))
+    columns: list[list[Any]] = [[] for _ in names]
+    while block := cursor.fetchmany(100_000):
+        for i, column in enumerate(zip(*block, strict=True)):
+            columns[i].extend(column)
+    return pa.table(dict(zip(names, columns, strict=True)))
+
+
+def _driver_sql(conn: Connection, sql: str, params: dict[str, Any]) -> tuple[str, Any]:
+    """``:name`` parameters in the driver's own style (named for SQLite, pyformat for psycopg)."""
+    if conn.dialect.name == "postgresql":
+        return re.sub(r":(\w+)", r"%(\1)s", sql), params
+    return sql, params
+
+
+def bulk_insert(conn: Connection, table: str, rows: pa.Table) -> None:
+    """Append an Arrow table's rows to ``table`` (columns by name): COPY on PostgreSQL, executemany on SQLite."""
+    if rows.num_rows == 0:
+        return
+    names = rows.column_names
+    if conn.dialect.name == "postgresql":
+        buffer = io.BytesIO()
+        pacsv.write_csv(rows, buffer, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
+        raw: Any = conn.connection.dbapi_connection  # psycopg's own connection, for COPY
+        with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN (FORMAT csv)") as copy:
+            view = buffer.getbuffer()
+            for start in range(0, len(view), 1 << 20):
+                copy.write(view[start : start + (1 << 20)])
+        return
+    placeholders = ", ".join("?" for _ in names)
+    sql = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({placeholders})"
+    for batch in rows.to_batches(100_000):
+        conn.exec_driver_sql(sql, list(zip(*(c.to_pylist() for c in batch.columns), strict=True)))

@@ -13,21 +13,21 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, select
 
 from consent import audit
 from consent import tables as t
 from consent.audit import Actor
+from consent.database import bulk_insert, read_arrow
 from consent.errors import ConsentError, NotFound
 from consent.registry import ConsentRegistry, now_utc
-from consent.release_filter import PERMIT_REASONS, STATE_SCHEMA, arrow_of, filter_release
+from consent.release_filter import PERMIT_REASONS, PSEUDONYM_SCHEME, STATE_SCHEMA, arrow_of, filter_release
 from schemas.consent import REFUSALS, ReleaseManifest, format_instant, purposes, utc
 
 UNKNOWN = "unknown_case"
@@ -61,9 +61,7 @@ def read_case_ids(path: Path) -> pa.Table:
     return pa.table({"case_id": column.cast(pa.string())})
 
 
-def _arrow(conn: Connection, sql: str, params: dict[str, Any], names: list[str]) -> pa.Table:
-    rows = conn.execute(text(sql), params).all()
-    return pa.table({name: [r[i] for r in rows] for i, name in enumerate(names)})
+_arrow = read_arrow
 
 
 def load_inputs(conn: Connection, dataset: str, at: datetime | None) -> tuple[pa.Table, pa.Table, pa.Table]:
@@ -178,6 +176,7 @@ def create_release(
         unknown_case_ids=sorted(unknown),
         output_file=files.released.name,
         output_sha256=_sha256(files.released),
+        pseudonym_scheme=PSEUDONYM_SCHEME,
     )
     files.manifest.write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
     _store(registry, manifest, covering, permitted, at, who or Actor.process())
@@ -208,9 +207,8 @@ def _store(
     at: datetime,
     who: Actor,
 ) -> None:
-    members = permitted.select(["case_id", "subject", "release_pseudonym"]).to_pylist()
-    for row in members:
-        row["release_id"] = manifest.release_id
+    members = permitted.select(["case_id", "subject", "release_pseudonym"])
+    members = members.append_column("release_id", pa.array([manifest.release_id] * members.num_rows, pa.string()))
     with registry.engine.begin() as conn:
         conn.execute(
             t.releases.insert().values(
@@ -236,8 +234,7 @@ def _store(
         conn.execute(
             t.release_scopes.insert(), [{"release_id": manifest.release_id, "scope_purpose": c} for c in covering]
         )
-        for start in range(0, len(members), 10000):
-            conn.execute(t.release_members.insert(), members[start : start + 10000])
+        bulk_insert(conn, t.release_members.name, members)
         # Refusals recorded after the decision but before this commit must still reach the holder.
         late = (
             conn.execute(
@@ -297,6 +294,15 @@ def audit_release(
         membership, enrolments, state = load_inputs(conn, manifest.dataset, at)
     secret = registry.pseudonymiser.release_secret(release_id)
     decided = filter_release(
-        cases, membership, enrolments, state, manifest.dataset, covering, manifest.policy, at, secret
+        cases,
+        membership,
+        enrolments,
+        state,
+        manifest.dataset,
+        covering,
+        manifest.policy,
+        at,
+        secret,
+        scheme=manifest.pseudonym_scheme,
     )
     return manifest, decided

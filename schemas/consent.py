@@ -268,6 +268,10 @@ class ReleaseManifest(BaseModel):
     unknown_case_ids: list[str]
     output_file: str
     output_sha256: str
+    pseudonym_scheme: str = Field(
+        default="hmac-sha256-128",
+        description="how cases were re-keyed (sha256-prefix-128 since 2026-11; older manifests: hmac-sha256-128)",
+    )
 
 
 class WithdrawalNotice(BaseModel):

@@ -7,16 +7,20 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date
 from pathlib import Path
 
 import httpx
+import pyarrow as pa
 import pytest
 import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import text
 
 from consent.api import get_consent_settings, router
+from consent.pseudonyms import release_pseudonym
 from consent.registry import ConsentRegistry, EnrolmentInput
+from consent.release import create_release
 from consent.settings import ConsentSettings
 from schemas.consent import Category, EventKind, EventRequest
 from tests.consent.subjects import DATASET, T0, national_id
@@ -124,3 +128,19 @@ def test_retried_requests_over_http_never_duplicate_events(server: str, pg_regis
     assert len(set(event_ids)) == 64
     assert sum(len(pg_registry.events_of(s)) for s in subjects) == 64
     assert pg_registry.verify().ok
+
+
+def test_a_release_on_postgresql_stores_membership_and_later_opt_outs_reach_the_holder(
+    pg_registry: ConsentRegistry, tmp_path: Path
+) -> None:
+    subjects = [pg_registry.pseudonymiser.subject(national_id(n)) for n in range(1, 5)]
+    pg_registry.enrol(
+        [EnrolmentInput(s, DATASET, "NTU", Category.B, T0, (f"case,{i}",)) for i, s in enumerate(subjects)]
+    )
+    cases = pa.table({"case_id": [f"case,{i}" for i in range(4)]})
+    manifest = create_release(pg_registry, "APP-1", DATASET, "GRU", cases, tmp_path / "r", date.today())
+    assert manifest.cases_out == 4
+    pg_registry.append([EventRequest(subject=subjects[2], kind=EventKind.OPTED_OUT)])
+    (notice,) = pg_registry.withdrawal_notices(manifest.release_id)
+    secret = pg_registry.pseudonymiser.release_secret(manifest.release_id)
+    assert notice.release_pseudonyms == [release_pseudonym(secret, "case,2")]

@@ -124,3 +124,23 @@ def test_withdrawal_after_release_lists_only_covered_releases(registry: ConsentR
     assert notice.release_pseudonyms == [release_pseudonym(registry.pseudonymiser.release_secret(release_id), "case-1")]
     registry.append([EventRequest(subject=subject, kind=EventKind.WITHDRAWN)])
     assert len(registry.withdrawal_notices()) == 1  # already notified pseudonyms are not repeated
+
+
+def test_releases_made_with_the_earlier_hmac_scheme_are_reproduced_with_it() -> None:
+    member = {"case_id": "case-1", "subject": "1" * 64}
+    enrolment = {"subject": "1" * 64, "category": "B", "enrolled_at": format_instant(T0)}
+    args = (
+        pa.table({"case_id": ["case-1"]}),
+        pa.Table.from_pylist([member]),
+        pa.Table.from_pylist([enrolment]),
+        STATE_SCHEMA.empty_table(),
+        DATASET,
+        frozenset({"DUO:0000042"}),
+        Policy(),
+        day(1000),
+        b"s" * 32,
+    )
+    for scheme in ("hmac-sha256-128", "sha256-prefix-128"):
+        (row,) = filter_release(*args, scheme=scheme).to_pylist()
+        assert row["release_pseudonym"] == release_pseudonym(b"s" * 32, "case-1", scheme)
+    assert release_pseudonym(b"s" * 32, "case-1", "hmac-sha256-128") != release_pseudonym(b"s" * 32, "case-1")
