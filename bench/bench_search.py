@@ -1,5 +1,6 @@
-"""Search benchmark: build the embedded index over generated bilingual records, then time
-queries with two facets in-process and over HTTP beside the raw FTS5 query (baseline).
+"""Search benchmark: build both embedded indexes (tantivy, SQLite FTS5) over generated bilingual
+records, then time queries with two facets in-process and over HTTP beside the raw FTS5 query
+(the baseline; tantivy's own raw top 20 is printed too).
 
 Records are made in-process from the packaged sample catalog and a small embedded set of
 Chinese/English research-data texts, so nothing outside the repository is read.
@@ -16,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -26,6 +27,7 @@ from catalog.samples import sample_datasets
 from catalog.search.document import SearchDocument, build_document
 from catalog.search.embedded import EmbeddedIndex, fts_expression
 from catalog.search.query import SearchQuery
+from catalog.search.tantivy_backend import TantivyIndex, compile_plan
 from catalog.search.text import analyse
 from schemas import Dataset
 from schemas.dataset import Agent, Distribution, LicenseDocument
@@ -130,10 +132,11 @@ def serve(settings_json: str) -> None:  # pragma: no cover - runs in the server 
     uvicorn.run(create_app(settings), host="127.0.0.1", port=settings.port, log_level="warning")
 
 
-def _start_server(tmp: Path, index_dir: Path, port: int) -> subprocess.Popen[bytes]:
+def _start_server(tmp: Path, index_dir: Path, port: int, backend: str) -> subprocess.Popen[bytes]:
     settings = {
         "data_dir": str(tmp / f"var-{port}"),
         "search_index_path": str(index_dir),
+        "search_backend": backend,
         "port": port,
     }
     proc = subprocess.Popen(
@@ -160,56 +163,30 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def main(argv: list[str]) -> None:
-    quick = "--quick" in argv
-    n = 2_000 if quick else 100_000
-    rounds = 3 if quick else 10
-    tmp = Path(tempfile.mkdtemp(prefix="fairgate-bench-search-"))
+class _Backend:
+    """One embedded backend under test: its index, the setting that selects it, and its
+    own engine queried raw (our plan compiled, top 20, no facets, no highlighting)."""
 
-    start = time.perf_counter()
-    docs = [build_document(ds, guid) for guid, ds in generate(n)]
-    prep = time.perf_counter() - start
+    def __init__(self, name: str, setting: str, index: TantivyIndex | EmbeddedIndex, directory: Path) -> None:
+        self.name, self.setting, self.index, self.directory = name, setting, index, directory
+        self.ours: list[float] = []
+        self.raw: list[float] = []
+        self.totals: list[int] = []
 
-    index = EmbeddedIndex.open(tmp / "search")
-    start = time.perf_counter()
-    for i in range(0, n, 1000):
-        index.upsert(docs[i : i + 1000])
-    build = time.perf_counter() - start
-    raw_build = _raw_baseline(docs)
-    size = index.size_bytes()
-    text_bytes = sum(len(json.dumps(d.display, ensure_ascii=False).encode()) for d in docs)
-    print(f"search index build: {n} rec in {build:.1f} s = {n / build:.0f} rec/s (+ {prep:.1f} s building documents)"
-          f" | baseline bare FTS5 insert {n / raw_build:.0f} rec/s | ratio {raw_build / build:.2f}")
-    print(f"search index size: {size / 1e6:.1f} MB | baseline display JSON {text_bytes / 1e6:.1f} MB"
-          f" | ratio {size / text_bytes:.2f}")
-    del docs
-
-    rng = random.Random(3)
-    cases = [(q, _filters(rng)) for _ in range(rounds) for q in QUERIES]
-    for q, f in cases[: len(QUERIES)]:  # warm caches once
-        index.search(SearchQuery(q=q, filters=f))
-    ours: list[float] = []
-    raw: list[float] = []
-    totals: list[int] = []
-    for q, f in cases:
-        plan = index.plan(q)
+    def raw_query(self, q: str) -> Callable[[], object]:
+        plan = self.index.plan(q)
+        if isinstance(self.index, TantivyIndex):
+            compiled = compile_plan(plan)
+            index = self.index
+            return lambda: index.raw_top(compiled, 20)
         expression = fts_expression(plan)
-        t0 = time.perf_counter()
-        res = index.search(SearchQuery(q=q, filters=f))
-        t1 = time.perf_counter()
-        index.raw_match_top(expression, 20)
-        t2 = time.perf_counter()
-        ours.append(t1 - t0)
-        raw.append(t2 - t1)
-        totals.append(res.total)
-    ratio = _pct(ours, 0.95) / _pct(raw, 0.95)
-    median_total = statistics.median(totals)
-    print(f"search query in-process ({n} rec, 2 facets, {len(cases)} queries, median total {median_total:.0f}):"
-          f" {_ms(ours)} | baseline raw FTS5 MATCH+bm25 top 20 {_ms(raw)} | ratio p95 {ratio:.2f}")
-    index.close()
+        sqlite_index = self.index
+        return lambda: sqlite_index.raw_match_top(expression, 20)
 
+
+def _http(backend: _Backend, tmp: Path, cases: list[tuple[str, dict[str, list[str]]]]) -> tuple[list[float], int]:
     port = _free_port()
-    proc = _start_server(tmp, tmp / "search", port)
+    proc = _start_server(tmp, backend.directory, port, backend.setting)
     try:
         http: list[float] = []
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
@@ -224,18 +201,77 @@ def main(argv: list[str]) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    print(f"search query over HTTP (uvicorn 127.0.0.1): {_ms(http)} | baseline raw FTS5 {_ms(raw)}"
-          f" | ratio p95 {_pct(http, 0.95) / _pct(raw, 0.95):.2f}")
+    return http, rss
 
-    empty_port = _free_port()
-    empty = _start_server(tmp, tmp / "empty-search", empty_port)
-    try:
-        base_rss = psutil.Process(empty.pid).memory_info().rss
-    finally:
-        empty.terminate()
-        empty.wait(timeout=30)
-    print(f"search server memory: RSS {rss / 1e6:.0f} MB with {n} rec | baseline same server, empty index"
-          f" {base_rss / 1e6:.0f} MB | ratio {rss / base_rss:.2f}")
+
+def main(argv: list[str]) -> None:
+    quick = "--quick" in argv
+    n = 2_000 if quick else 100_000
+    rounds = 3 if quick else 10
+    tmp = Path(tempfile.mkdtemp(prefix="fairgate-bench-search-"))
+
+    start = time.perf_counter()
+    docs = [build_document(ds, guid) for guid, ds in generate(n)]
+    prep = time.perf_counter() - start
+    raw_build = _raw_baseline(docs)
+    text_bytes = sum(len(json.dumps(d.display, ensure_ascii=False).encode()) for d in docs)
+
+    backends = [
+        _Backend("tantivy", "embedded", TantivyIndex.open(tmp / "tantivy"), tmp / "tantivy"),
+        _Backend("sqlite FTS5", "sqlite", EmbeddedIndex.open(tmp / "sqlite"), tmp / "sqlite"),
+    ]
+    for b in backends:
+        start = time.perf_counter()
+        for i in range(0, n, 1000):
+            b.index.upsert(docs[i : i + 1000])
+        build = time.perf_counter() - start
+        size = b.index.size_bytes()
+        print(f"search index build [{b.name}]: {n} rec in {build:.1f} s = {n / build:.0f} rec/s"
+              f" (+ {prep:.1f} s building documents) | baseline bare FTS5 insert {n / raw_build:.0f} rec/s"
+              f" | ratio {raw_build / build:.2f}")
+        print(f"search index size [{b.name}]: {size / 1e6:.1f} MB | baseline display JSON {text_bytes / 1e6:.1f} MB"
+              f" | ratio {size / text_bytes:.2f}")
+    del docs
+
+    rng = random.Random(3)
+    cases = [(q, _filters(rng)) for _ in range(rounds) for q in QUERIES]
+    for b in backends:
+        for q, f in cases[: len(QUERIES)]:  # warm caches once
+            b.index.search(SearchQuery(q=q, filters=f))
+    # Interleaved, so every backend and its raw engine run under the same machine load.
+    for q, f in cases:
+        for b in backends:
+            raw_query = b.raw_query(q)
+            t0 = time.perf_counter()
+            res = b.index.search(SearchQuery(q=q, filters=f))
+            t1 = time.perf_counter()
+            raw_query()
+            t2 = time.perf_counter()
+            b.ours.append(t1 - t0)
+            b.raw.append(t2 - t1)
+            b.totals.append(res.total)
+    fts = backends[1]
+    for b in backends:
+        own = "" if b is fts else f" ; raw tantivy top 20 {_ms(b.raw)}"
+        print(f"search query in-process [{b.name}] ({n} rec, 2 facets, {len(cases)} queries, median total"
+              f" {statistics.median(b.totals):.0f}): {_ms(b.ours)} | baseline raw FTS5 MATCH+bm25 top 20"
+              f" {_ms(fts.raw)} | ratio p95 {_pct(b.ours, 0.95) / _pct(fts.raw, 0.95):.2f}{own}")
+    for b in backends:
+        b.index.close()
+
+    for b in backends:
+        http, rss = _http(b, tmp, cases)
+        empty_port = _free_port()
+        empty = _start_server(tmp, tmp / f"empty-{b.setting}", empty_port, b.setting)
+        try:
+            base_rss = psutil.Process(empty.pid).memory_info().rss
+        finally:
+            empty.terminate()
+            empty.wait(timeout=30)
+        print(f"search query over HTTP [{b.name}] (uvicorn 127.0.0.1): {_ms(http)} | baseline raw FTS5"
+              f" {_ms(fts.raw)} | ratio p95 {_pct(http, 0.95) / _pct(fts.raw, 0.95):.2f}")
+        print(f"search server memory [{b.name}]: RSS {rss / 1e6:.0f} MB with {n} rec | baseline same server,"
+              f" empty index {base_rss / 1e6:.0f} MB | ratio {rss / base_rss:.2f}")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,9 @@ class Settings(ConsentSettings):
     base_url: str = Field(default="http://127.0.0.1:8000", description="public URL, used in IRIs we publish")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
-    search_backend: str = Field(default="embedded", description="'embedded' or 'elasticsearch'")
+    search_backend: str = Field(
+        default="embedded", description="'embedded' (tantivy), 'sqlite' (FTS5) or 'elasticsearch'"
+    )
     search_index_path: str | None = Field(default=None, description="embedded index location")
     elasticsearch_url: str | None = None
     elasticsearch_index: str = "fairgate-datasets"

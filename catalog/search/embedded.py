@@ -1,4 +1,5 @@
-"""The embedded search backend: SQLite FTS5 over our own CJK/Latin tokens, facets as bitmaps.
+"""The SQLite FTS5 search backend (``FAIRGATE_SEARCH_BACKEND=sqlite``; the default embedded
+backend is tantivy, see ``tantivy_backend.py``): FTS5 over our own CJK/Latin tokens, facets as bitmaps.
 
 Why this shape (measured on SQLite 3.40): FTS5's own tokenizers cannot split Chinese,
 so text is pre-split by ``text.py`` into words and single CJK characters (column
@@ -233,9 +234,9 @@ def fts_expression(plan: QueryPlan, require_all: bool = True) -> str:
 
 
 class EmbeddedIndex:
-    """The default backend: a directory holding an SQLite FTS5 index file."""
+    """The SQLite FTS5 backend (``FAIRGATE_SEARCH_BACKEND=sqlite``): a directory holding an index file."""
 
-    backend = "embedded"
+    backend = "sqlite"
 
     def __init__(self, location: Path, terms: Terms) -> None:
         self.location = location

@@ -1,0 +1,88 @@
+"""What the tantivy backend promises beyond the shared contract: analysis, a rebuild that
+swaps whole indexes under open readers, and no engine syntax ever parsed from user text."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from catalog.search.document import build_document
+from catalog.search.index import open_index
+from catalog.search.query import SearchQuery
+from catalog.search.tantivy_backend import POINTER, TantivyIndex, _analyzer
+from catalog.settings import Settings
+from catalog.store import StoredDataset
+from schemas import Dataset
+from tests.search.test_bad_input import QUERIES
+from tests.search.test_contract import ZH_ONLY
+
+
+def _stored(guid: str, title: str, status: str = "active") -> StoredDataset:
+    now = datetime(2024, 1, 1, tzinfo=UTC)
+    return StoredDataset(
+        dataset=Dataset(title={"en": title}), guid=guid, revision=1, status=status,  # type: ignore[arg-type]
+        content_hash="x", created_at=now, updated_at=now,
+    )
+
+
+def test_tokenizer_emits_single_han_characters_and_whole_words() -> None:
+    assert _analyzer().analyze("肺部 ct scan2 腦轉移") == ["肺", "部", "ct", "scan2", "腦", "轉", "移"]
+
+
+def test_rebuild_swaps_the_whole_index_and_other_handles_follow(tmp_path: Path) -> None:
+    writer = TantivyIndex.open(tmp_path / "search")
+    writer.upsert([build_document(ds, guid) for guid, ds in ZH_ONLY.items()])
+    reader = TantivyIndex.open(tmp_path / "search")
+    assert reader.count() == 4
+    old = (tmp_path / "search" / POINTER).read_text().strip()
+
+    written = writer.rebuild([_stored("a", "Kidney ultrasound"), _stored("b", "Gone", status="tombstoned")])
+
+    assert written == 1
+    assert (tmp_path / "search" / POINTER).read_text().strip() != old
+    assert not (tmp_path / "search" / old).exists()
+    assert [h.guid for h in reader.search(SearchQuery(q="kidney")).hits] == ["a"]
+    assert reader.search(SearchQuery(q="肺部")).total == 0
+
+
+def test_reopening_keeps_documents_and_facet_labels(tmp_path: Path) -> None:
+    index = TantivyIndex.open(tmp_path / "search")
+    index.upsert([build_document(ds, guid) for guid, ds in ZH_ONLY.items()])
+    index.close()
+    again = TantivyIndex.open(tmp_path / "search")
+    res = again.search(SearchQuery(q="肺部"))
+    assert [h.guid for h in res.hits] == ["lungct"]
+    modality = next(f for f in res.facets if f.name == "modality")
+    assert modality.values[0].label["en"] != "" and modality.values[0].value == "CT"
+
+
+def test_embedded_setting_opens_tantivy_and_sqlite_opens_fts5(tmp_path: Path) -> None:
+    base = Settings(data_dir=tmp_path / "var")
+    assert open_index(base).backend == "tantivy"
+    assert open_index(base.model_copy(update={"search_backend": "sqlite"})).backend == "sqlite"
+    with pytest.raises(ValueError, match="not known"):
+        open_index(base.model_copy(update={"search_backend": "lucene"}))
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory: pytest.TempPathFactory) -> TantivyIndex:
+    ix = TantivyIndex.open(tmp_path_factory.mktemp("tantivy-prop") / "search")
+    ix.upsert([build_document(ds, guid) for guid, ds in ZH_ONLY.items()])
+    return ix
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(q=QUERIES)
+def test_search_never_fails_on_any_string(index: TantivyIndex, q: str) -> None:
+    res = index.search(SearchQuery(q=q, filters={"modality": ["CT"]}, sort="relevance"))
+    assert 0 <= len(res.hits) <= res.total
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(prefix=st.text(max_size=100))
+def test_suggest_never_fails(index: TantivyIndex, prefix: str) -> None:
+    assert len(index.suggest(prefix)) <= 10
