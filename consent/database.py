@@ -22,7 +22,9 @@ def make_engine(url: str) -> Engine:
     """An engine whose write transactions serialise safely on SQLite and whose commits are durable."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=40)
+        # No pre-ping: it costs a round trip per transaction; a dropped connection fails the transaction
+        # with OperationalError, which the registry retries on a fresh one.
+        return create_engine(url, pool_size=10, max_overflow=40, pool_recycle=1800)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})

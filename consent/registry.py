@@ -14,12 +14,12 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, func, select, text
+from sqlalchemy import Connection, Engine, and_, bindparam, func, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -281,8 +281,13 @@ class ConsentRegistry:
         if conn is None:
             with self.engine.connect() as own:
                 return self.check_requests(requests, moment, own)
+        enrolled = self._enrolled(conn, sorted({r.subject for r in requests}))
+        return [self._problem(r, enrolled.get(r.subject, {}), moment) for r in requests]
+
+    @staticmethod
+    def _enrolled(conn: Connection, subjects: list[str]) -> dict[str, dict[str, tuple[datetime, str]]]:
+        """subject -> dataset -> (enrolled at, institution)."""
         enrolled: dict[str, dict[str, tuple[datetime, str]]] = defaultdict(dict)
-        subjects = sorted({r.subject for r in requests})
         for chunk in _chunks(subjects):
             q = select(
                 t.enrolments.c.subject,
@@ -292,10 +297,7 @@ class ConsentRegistry:
             ).where(t.enrolments.c.subject.in_(chunk))
             for s, d, at, inst in conn.execute(q):
                 enrolled[s][d] = (parse_instant(at), inst)
-        problems: list[str | None] = []
-        for r in requests:
-            problems.append(self._problem(r, enrolled.get(r.subject, {}), moment))
-        return problems
+        return enrolled
 
     def _problem(self, r: EventRequest, datasets: dict[str, tuple[datetime, str]], moment: datetime) -> str | None:
         if not datasets:
@@ -359,13 +361,17 @@ class ConsentRegistry:
                     )
             else:
                 todo.append(i)
-        problems = self.check_requests([requests[i] for i in todo], moment, conn)
-        for i, problem in zip(todo, problems, strict=True):
+        subjects = sorted({requests[i].subject for i in todo})
+        # One read of the enrolments serves both the checks and the institution each event is filed under.
+        enrolled = self._enrolled(conn, subjects)
+        for i in todo:
+            problem = self._problem(requests[i], enrolled.get(requests[i].subject, {}), moment)
             if problem:
                 raise ConsentError(f"event {i + 1} ({requests[i].kind.value}): {problem}")
-        subjects = sorted({requests[i].subject for i in todo})
+        if not todo:
+            return [_row_to_event(existing[str(key)]) for key in keys]
         heads = self._lock_heads(conn, subjects)
-        institutions = self._institutions(conn, subjects)
+        institutions = _institutions(enrolled)
         new_events: list[ConsentEvent] = []
         rows: list[dict[str, Any]] = []
         by_index: dict[int, ConsentEvent] = {}
@@ -398,8 +404,11 @@ class ConsentRegistry:
             rows.append(_event_row(event, keys[i], hashes[i]))
         for chunk in _chunks(rows, 2000):
             conn.execute(t.events.insert(), list(chunk))
-        head_rows = [{"subject": s, "seq": seq, "hash": h} for s, (seq, h) in heads.items()]
-        self._upsert(conn, t.chain_heads, head_rows, ["subject"], update=True)
+        head_rows = [{"s": s, "seq": seq, "hash": h} for s, (seq, h) in heads.items()]
+        conn.execute(
+            t.chain_heads.update().where(t.chain_heads.c.subject == bindparam("s")),
+            head_rows,
+        )
         self._update_state(conn, new_events)
         self._propagate_withdrawals(conn, [e for e in new_events if e.kind in REFUSALS], moment)
         out: list[ConsentEvent] = []
@@ -408,50 +417,30 @@ class ConsentRegistry:
         return out
 
     def _lock_heads(self, conn: Connection, subjects: list[str]) -> dict[str, tuple[int, str]]:
-        """Each subject's chain head, locked for this transaction (row locks on PostgreSQL; SQLite's
-        BEGIN IMMEDIATE already serialises writers)."""
-        self._upsert(conn, t.chain_heads, [{"subject": s, "seq": 0, "hash": ""} for s in subjects], ["subject"], False)
+        """Each subject's chain head, created if new and row-locked for this transaction, in one statement
+        per chunk: the no-op update of an existing head takes its row lock (per subject, never table-wide;
+        subjects in sorted order so batches cannot deadlock). SQLite's BEGIN IMMEDIATE serialises anyway."""
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
         heads: dict[str, tuple[int, str]] = {}
-        for chunk in _chunks(subjects):
-            q = select(t.chain_heads).where(t.chain_heads.c.subject.in_(chunk)).order_by(t.chain_heads.c.subject)
-            if self.engine.dialect.name == "postgresql":
-                q = q.with_for_update()
-            heads.update({r.subject: (r.seq, r.hash) for r in conn.execute(q)})
+        for chunk in _chunks(subjects, 2000):
+            stmt = dialect.insert(t.chain_heads).values([{"subject": s, "seq": 0, "hash": ""} for s in chunk])
+            stmt = stmt.on_conflict_do_update(index_elements=["subject"], set_={"seq": t.chain_heads.c.seq})
+            returning = stmt.returning(t.chain_heads.c.subject, t.chain_heads.c.seq, t.chain_heads.c.hash)
+            heads.update({r.subject: (r.seq, r.hash) for r in conn.execute(returning)})
         return heads
 
-    def _institutions(self, conn: Connection, subjects: list[str]) -> dict[tuple[str, str | None], str]:
-        """Institution to file an event under: that of the scoped dataset, or the only one the subject has."""
-        found: dict[tuple[str, str | None], str] = {}
-        per_subject: dict[str, set[str]] = defaultdict(set)
-        for chunk in _chunks(subjects):
-            q = select(t.enrolments.c.subject, t.enrolments.c.dataset, t.enrolments.c.institution).where(
-                t.enrolments.c.subject.in_(chunk)
-            )
-            for s, d, inst in conn.execute(q):
-                found[(s, d)] = inst
-                per_subject[s].add(inst)
-        for s, insts in per_subject.items():
-            if len(insts) == 1:
-                found[(s, None)] = next(iter(insts))
-        return found
-
     def _update_state(self, conn: Connection, new_events: list[ConsentEvent]) -> None:
+        """Fold the new events into the materialised state without reading it first: per state key the
+        newest of the new entries is upserted, and the stored row changes only if that one is newer
+        (``state.apply``'s rule: later effective time, then later seq)."""
         if not new_events:
             return
-        subjects = sorted({e.subject for e in new_events})
-        current: dict[str, dict[StateKey, StateEntry]] = defaultdict(dict)
-        for chunk in _chunks(subjects):
-            for r in conn.execute(select(t.state).where(t.state.c.subject.in_(chunk))):
-                key = StateKey(r.facet, r.scope_dataset, r.scope_purpose)
-                current[r.subject][key] = StateEntry(EventKind(r.kind), parse_instant(r.effective_at), r.seq)
-        changed: dict[tuple[str, StateKey], StateEntry] = {}
+        newest: dict[tuple[str, StateKey], StateEntry] = {}
         for event in new_events:
-            before = current[event.subject]
-            after = apply(before, event)
-            for key, entry in after.items():
-                if before.get(key) != entry:
-                    changed[(event.subject, key)] = entry
-            current[event.subject] = after
+            for key, entry in apply({}, event).items():
+                current = newest.get((event.subject, key))
+                if current is None or (entry.effective_at, entry.seq) > (current.effective_at, current.seq):
+                    newest[(event.subject, key)] = entry
         rows = [
             {
                 "subject": s,
@@ -462,9 +451,22 @@ class ConsentRegistry:
                 "effective_at": format_instant(e.effective_at),
                 "seq": e.seq,
             }
-            for (s, k), e in changed.items()
+            for (s, k), e in sorted(newest.items(), key=lambda item: (item[0][0], astuple(item[0][1])))
         ]
-        self._upsert(conn, t.state, rows, ["subject", "facet", "scope_dataset", "scope_purpose"], update=True)
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        for chunk in _chunks(rows, 2000):
+            stmt = dialect.insert(t.state).values(list(chunk))
+            newer = or_(
+                t.state.c.effective_at < stmt.excluded.effective_at,
+                and_(t.state.c.effective_at == stmt.excluded.effective_at, t.state.c.seq < stmt.excluded.seq),
+            )
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["subject", "facet", "scope_dataset", "scope_purpose"],
+                    set_={c: stmt.excluded[c] for c in ("kind", "effective_at", "seq")},
+                    where=newer,
+                )
+            )
 
     def _propagate_withdrawals(self, conn: Connection, refusals: list[ConsentEvent], moment: datetime) -> None:
         """Set-based: for every active release holding a refusing subject whose scope covers the release,
@@ -811,6 +813,18 @@ class ConsentRegistry:
 
         result: WithdrawalNotice = self._retrying(work)
         return result
+
+
+def _institutions(enrolled: dict[str, dict[str, tuple[datetime, str]]]) -> dict[tuple[str, str | None], str]:
+    """Institution to file an event under: that of the scoped dataset, or the only one the subject has."""
+    found: dict[tuple[str, str | None], str] = {}
+    for s, datasets in enrolled.items():
+        for d, (_at, inst) in datasets.items():
+            found[(s, d)] = inst
+        insts = {inst for _at, inst in datasets.values()}
+        if len(insts) == 1:
+            found[(s, None)] = next(iter(insts))
+    return found
 
 
 def _report_row(institution: str, c: dict[str, int]) -> InstitutionReport:

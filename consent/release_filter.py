@@ -100,9 +100,13 @@ decided AS (
   LEFT JOIN ch ON ch.subject = c.subject
   LEFT JOIN nt ON nt.subject = c.subject
 )
-SELECT case_id, subject, reason, permit,
-       CASE WHEN permit THEN {pseudonym} END AS release_pseudonym
-FROM (SELECT *, reason IN ({permits}) AS permit FROM decided)
+SELECT case_id, subject, reason, reason IN ({permits}) AS permit FROM decided
+"""
+
+# Hashing in a second pass over the decided rows measured faster than inside the join pipeline.
+_PSEUDONYMS_SQL = """
+SELECT case_id, subject, reason, permit, CASE WHEN permit THEN {pseudonym} END AS release_pseudonym
+FROM release_decided
 """
 
 
@@ -157,9 +161,13 @@ def filter_release(
         params["secret_hex"] = secret.hex()
     else:
         params["ipad"], params["opad"] = _hmac_pads(secret)
+    decide_params = {k: v for k, v in params.items() if k not in ("secret_hex", "ipad", "opad")}
+    hash_params = {k: v for k, v in params.items() if k in ("secret_hex", "ipad", "opad")}
     try:
-        return arrow_of(db.sql(_SQL.format(pseudonym=_PSEUDONYM_SQL[scheme], permits=_PERMITS), params=params))
+        db.execute("CREATE OR REPLACE TEMP TABLE release_decided AS " + _SQL.format(permits=_PERMITS), decide_params)
+        return arrow_of(db.sql(_PSEUDONYMS_SQL.format(pseudonym=_PSEUDONYM_SQL[scheme]), params=hash_params))
     finally:
+        db.execute("DROP TABLE IF EXISTS release_decided")
         for name in ("cases", "membership", "enrolments", "state"):
             db.unregister(name)
         if con is None:
