@@ -6,6 +6,7 @@ import os
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -40,7 +41,7 @@ def _drop(name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _run(label: str, url_for: callable, n: int) -> None:  # type: ignore[valid-type]
+def _run(label: str, url_for: Callable[[str], str], n: int) -> None:
     datasets = list(generated_datasets(n))
     tmp = Path(tempfile.mkdtemp())
     settings = Settings(data_dir=tmp)

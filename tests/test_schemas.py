@@ -51,7 +51,8 @@ def test_vocabulary_codes_are_normalised_from_case_and_iri() -> None:
 
 def test_distribution_format_accepts_eu_codes_and_free_iris_but_not_free_text() -> None:
     assert Distribution(format="csv").format == "CSV"
-    assert Distribution(format="https://www.iana.org/assignments/media-types/text/csv").format.startswith("https")
+    iri_format = Distribution(format="https://www.iana.org/assignments/media-types/text/csv").format
+    assert iri_format is not None and iri_format.startswith("https")
     with pytest.raises(ValidationError):
         Distribution(format="my own format")
 

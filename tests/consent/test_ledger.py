@@ -21,7 +21,7 @@ def enrol(registry: ConsentRegistry, n: int, category: Category = Category.C) ->
 
 
 def req(subject: str, kind: EventKind, days: float = 1, **kw: object) -> EventRequest:
-    return EventRequest(subject=subject, kind=kind, effective_at=T0 + timedelta(days=days), **kw)  # type: ignore[arg-type]
+    return EventRequest(subject=subject, kind=kind, effective_at=T0 + timedelta(days=days), **kw)
 
 
 def test_events_chain_by_subject_and_verify_passes(registry: ConsentRegistry) -> None:

@@ -73,7 +73,7 @@ def test_the_set_based_filter_decides_every_case_as_decide_does(
         assert pseudonym == (release_pseudonym(b"s" * 32, case_id) if permit else None)
 
 
-def _with(events: list) -> History:  # type: ignore[type-arg]
+def _with(events: list) -> History:
     h = History()
     h.events = events
     return h

@@ -50,7 +50,7 @@ EN_ONLY = {
 
 
 def _guids(index: SearchIndex, q: str, **kw: object) -> list[str]:
-    return [h.guid for h in index.search(SearchQuery(q=q, **kw)).hits]  # type: ignore[arg-type]
+    return [h.guid for h in index.search(SearchQuery(q=q, **kw)).hits]
 
 
 @pytest.mark.parametrize(
@@ -155,7 +155,7 @@ def test_cursor_pages_cover_every_result_exactly_once(make_index: MakeIndex, sor
     seen: list[str] = []
     cursor = None
     while True:
-        res = index.search(SearchQuery(q="chest CT", sort=sort, limit=5, cursor=cursor))  # type: ignore[arg-type]
+        res = index.search(SearchQuery(q="chest CT", sort=sort, limit=5, cursor=cursor))
         assert res.total == 23
         seen += [h.guid for h in res.hits]
         cursor = res.next_cursor
