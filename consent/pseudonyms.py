@@ -5,10 +5,12 @@ Raw identifiers pass through here and nowhere else; no error raised here ever co
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 # Letter codes of the national id and resident permits (內政部): I, O, W, X, Y, Z are out of order.
@@ -83,16 +85,20 @@ def normalise_identifier(national_id: str | None, local_id: str | None, institut
 def load_or_create_key(path: Path) -> bytes:
     """Read the HMAC key, creating a random 32-byte key file with mode 0600 if there is none."""
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # A directory we create for the key is private too: listing it reveals nothing either.
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # Written whole to a private temporary file, then linked into place: a process that
+        # races us sees either no key file or a complete one, never an empty one.
+        fd, tmp = tempfile.mkstemp(prefix=".pseudonym-key-", dir=path.parent)
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass  # another process created it first: use theirs
-        else:
             with os.fdopen(fd, "w") as handle:
                 handle.write(secrets.token_hex(32))
                 handle.flush()
                 os.fsync(handle.fileno())
+            with contextlib.suppress(FileExistsError):  # another process created it first: use theirs
+                os.link(tmp, path)
+        finally:
+            os.unlink(tmp)
     key = bytes.fromhex(path.read_text().strip())
     if len(key) < 32:
         raise ValueError(f"pseudonym key file {path} holds fewer than 32 bytes; restore it from backup")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import stat
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,15 @@ def test_key_file_is_created_once_with_mode_0600(tmp_path: Path) -> None:
     key = load_or_create_key(path)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert load_or_create_key(path) == key and len(key) == 32
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert [p.name for p in path.parent.iterdir()] == ["pseudonym.key"]  # no temporary file left behind
+
+
+def test_racing_processes_all_read_the_one_key_that_was_created(tmp_path: Path) -> None:
+    path = tmp_path / "keys" / "pseudonym.key"
+    with ProcessPoolExecutor(max_workers=4) as pool:
+        keys = list(pool.map(load_or_create_key, [path] * 8))
+    assert len(set(keys)) == 1 and keys[0] == load_or_create_key(path)
 
 
 def test_pseudonym_is_stable_per_key_and_normalised_and_differs_across_keys() -> None:
