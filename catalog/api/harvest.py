@@ -30,7 +30,8 @@ class RunRequest(BaseModel):
     force: bool = Field(default=False, description="re-map records even when their payload is unchanged")
 
 
-def _service(request: Request) -> HarvestService:
+def harvest_service(request: Request) -> HarvestService:
+    """The app's harvest service (shared by the API and the steward pages)."""
     ctx: Context = request.app.state.ctx
     service = ctx.extensions.get("harvest")
     if not isinstance(service, HarvestService):
@@ -41,22 +42,22 @@ def _service(request: Request) -> HarvestService:
 
 @router.get("/sources")
 def list_sources(request: Request) -> dict[str, Any]:
-    return {"items": [s.as_dict() for s in _service(request).sources()]}
+    return {"items": [s.as_dict() for s in harvest_service(request).sources()]}
 
 
 @router.post("/sources", status_code=201)
 def add_source(body: NewSource, request: Request, _actor: str = Depends(require_steward)) -> dict[str, Any]:
-    return _service(request).add_source(body.kind, body.url, name=body.name, options=body.options).as_dict()
+    return harvest_service(request).add_source(body.kind, body.url, name=body.name, options=body.options).as_dict()
 
 
 @router.get("/sources/{name}")
 def get_source(name: str, request: Request) -> dict[str, Any]:
-    return _service(request).source(name).as_dict()
+    return harvest_service(request).source(name).as_dict()
 
 
 @router.get("/sources/{name}/runs")
 def list_runs(name: str, request: Request, limit: int = 20) -> dict[str, Any]:
-    return {"items": [r.as_dict() for r in _service(request).runs(name, limit=limit)]}
+    return {"items": [r.as_dict() for r in harvest_service(request).runs(name, limit=limit)]}
 
 
 @router.post("/sources/{name}/runs")
@@ -65,26 +66,26 @@ def start_run(
 ) -> dict[str, Any]:
     body = body or RunRequest()
     try:
-        return _service(request).run(name, full=body.full, force=body.force).as_dict()
+        return harvest_service(request).run(name, full=body.full, force=body.force).as_dict()
     except SourceBusy as exc:
         raise HTTPException(409, detail={"code": exc.code, "message": str(exc)}) from exc
 
 
 @router.get("/sources/{name}/errors")
 def latest_errors(name: str, request: Request) -> dict[str, Any]:
-    return {"items": [e.as_dict() for e in _service(request).errors(name=name)]}
+    return {"items": [e.as_dict() for e in harvest_service(request).errors(name=name)]}
 
 
 @router.get("/runs/{run_id}")
 def get_run(run_id: int, request: Request) -> dict[str, Any]:
-    return _service(request).run_summary(run_id).as_dict()
+    return harvest_service(request).run_summary(run_id).as_dict()
 
 
 @router.get("/runs/{run_id}/errors")
 def run_errors(run_id: int, request: Request) -> dict[str, Any]:
-    return {"items": [e.as_dict() for e in _service(request).errors(run_id=run_id)]}
+    return {"items": [e.as_dict() for e in harvest_service(request).errors(run_id=run_id)]}
 
 
 @router.get("/duplicates")
 def duplicates(request: Request, guid: str | None = None) -> dict[str, Any]:
-    return {"items": [d.as_dict() for d in _service(request).duplicates(guid)]}
+    return {"items": [d.as_dict() for d in harvest_service(request).duplicates(guid)]}

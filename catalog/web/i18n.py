@@ -154,6 +154,75 @@ _STRINGS: Final[dict[str, dict[str, str]]] = {
         "en": "fairgate · FAIR catalog of health datasets · metadata follows DCAT-AP 3 and HealthDCAT-AP",
         "zh-Hant": "fairgate · 健康資料 FAIR 目錄 · 詮釋資料遵循 DCAT-AP 3 與 HealthDCAT-AP",
     },
+    "nav_steward": {"en": "Steward", "zh-Hant": "管理者"},
+    "steward_area": {"en": "Steward pages", "zh-Hant": "管理者頁面"},
+    "steward_sign_in": {"en": "Steward sign-in", "zh-Hant": "管理者登入"},
+    "steward_sign_in_text": {
+        "en": "Enter the steward token configured on this server (FAIRGATE_STEWARD_TOKEN).",
+        "zh-Hant": "請輸入此伺服器設定的管理者權杖（FAIRGATE_STEWARD_TOKEN）。",
+    },
+    "steward_token": {"en": "Steward token", "zh-Hant": "管理者權杖"},
+    "steward_wrong_token": {
+        "en": "That is not the steward token of this server; check FAIRGATE_STEWARD_TOKEN and try again.",
+        "zh-Hant": "權杖不正確；請確認 FAIRGATE_STEWARD_TOKEN 後再試一次。",
+    },
+    "steward_sign_out": {"en": "Sign out", "zh-Hant": "登出"},
+    "steward_off": {
+        "en": "The steward pages are switched off because no steward token is configured; "
+        "set FAIRGATE_STEWARD_TOKEN on the server and restart it.",
+        "zh-Hant": "尚未設定管理者權杖，管理者頁面已關閉；請在伺服器設定 FAIRGATE_STEWARD_TOKEN 後重新啟動。",
+    },
+    "steward_stale_form": {
+        "en": "This form was not sent from a current steward page; reload the page and send it again.",
+        "zh-Hant": "此表單並非由目前的管理者頁面送出；請重新載入頁面後再送出。",
+    },
+    "harvest_sources": {"en": "Harvest sources", "zh-Hant": "匯集來源"},
+    "no_sources": {
+        "en": "No source is registered yet. Add one below, or with `fairgate harvest add`.",
+        "zh-Hant": "尚未登錄任何來源。請在下方新增，或使用 `fairgate harvest add`。",
+    },
+    "source_name": {"en": "Name", "zh-Hant": "名稱"},
+    "source_kind": {"en": "Kind", "zh-Hant": "類型"},
+    "source_url": {"en": "URL or folder", "zh-Hant": "網址或資料夾"},
+    "last_run": {"en": "Last run", "zh-Hant": "最近一次匯集"},
+    "never_run": {"en": "Never run.", "zh-Hant": "尚未匯集。"},
+    "running": {"en": "running", "zh-Hant": "匯集中"},
+    "source_running": {
+        "en": "A run of this source is in progress; a new run will be refused until it ends.",
+        "zh-Hant": "此來源正在匯集中；結束前無法開始新的匯集。",
+    },
+    "add_source": {"en": "Add a source", "zh-Hant": "新增來源"},
+    "add_source_hint": {
+        "en": "ckan: the site's base URL · dcat: a Turtle, RDF/XML or JSON-LD document · datajson: a data.json URL · "
+        "oaipmh: the OAI-PMH endpoint · local: a folder on the server.",
+        "zh-Hant": "ckan：網站根網址 · dcat：Turtle、RDF/XML 或 JSON-LD 文件 · datajson：data.json 網址 · "
+        "oaipmh：OAI-PMH 端點 · local：伺服器上的資料夾。",
+    },
+    "run_now": {"en": "Run now", "zh-Hant": "立即匯集"},
+    "run_hint": {
+        "en": "A full run also withdraws records that disappeared at the source; an incremental run asks only for "
+        "changes since the last good run and never withdraws. The page returns when the run ends.",
+        "zh-Hant": "完整匯集也會撤除來源已刪除的紀錄；增量匯集只取上次成功後的變更，且不撤除任何紀錄。"
+        "匯集結束後頁面才會返回。",
+    },
+    "mode_full": {"en": "Full", "zh-Hant": "完整"},
+    "mode_incremental": {"en": "Incremental", "zh-Hant": "增量"},
+    "runs": {"en": "Runs", "zh-Hant": "匯集紀錄"},
+    "run_mode": {"en": "Mode", "zh-Hant": "模式"},
+    "run_status": {"en": "Status", "zh-Hant": "狀態"},
+    "run_added": {"en": "Added", "zh-Hant": "新增"},
+    "run_updated": {"en": "Updated", "zh-Hant": "更新"},
+    "run_unchanged": {"en": "Unchanged", "zh-Hant": "未變更"},
+    "run_withdrawn": {"en": "Withdrawn", "zh-Hant": "撤除"},
+    "run_failed": {"en": "Failed", "zh-Hant": "失敗"},
+    "status_succeeded": {"en": "succeeded", "zh-Hant": "成功"},
+    "status_failed": {"en": "failed", "zh-Hant": "失敗"},
+    "status_running": {"en": "running", "zh-Hant": "匯集中"},
+    "status_skipped": {"en": "skipped", "zh-Hant": "略過"},
+    "failed_records": {"en": "Failed records of run {run}", "zh-Hant": "第 {run} 次匯集的失敗紀錄"},
+    "no_failed_records": {"en": "No record failed in this run.", "zh-Hant": "此次匯集沒有失敗的紀錄。"},
+    "upstream_id": {"en": "Upstream id", "zh-Hant": "來源識別碼"},
+    "stage": {"en": "Stage", "zh-Hant": "階段"},
     "yes": {"en": "Yes", "zh-Hant": "是"},
     "no": {"en": "No", "zh-Hant": "否"},
 }

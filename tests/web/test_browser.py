@@ -12,8 +12,14 @@ from tests.web.conftest import LiveServer
 pytestmark = pytest.mark.browser
 
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 
@@ -105,3 +111,57 @@ def test_searching_and_ticking_a_facet_narrow_the_list(page: Any, live_server: L
     assert page.locator(".dataset-card").count() == expected
     assert page.locator('fieldset[data-facet="modality"] input:checked').count() == 1
     assert page.locator("#q").input_value() == "lung"
+
+
+@pytest.fixture(scope="module")
+def steward_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A real server with a steward token configured (the shared live server has none)."""
+    from catalog.context import open_context
+    from tests.web.conftest import free_port, make_settings, start_server
+
+    tmp = tmp_path_factory.mktemp("steward")
+    port = free_port()
+    ctx = open_context(make_settings(tmp, host="127.0.0.1", port=port, base_url=f"http://127.0.0.1:{port}"))
+    server, thread = start_server(ctx)
+    try:
+        yield LiveServer(ctx.settings.base_url, ctx)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+def test_a_steward_signs_in_registers_a_folder_and_runs_it(
+    page: Any, steward_server: LiveServer, tmp_path: Any
+) -> None:
+    from tests.web.conftest import TOKEN
+
+    folder = tmp_path / "descriptions"
+    folder.mkdir()
+    (folder / "good.csv").write_text("id,title_zh,title_en\nknee-mr,膝關節磁振造影,Knee MRI\n", encoding="utf-8")
+    (folder / "broken.yaml").write_text("title: [unclosed\n", encoding="utf-8")
+
+    page.goto(steward_server.url + "/")
+    page.get_by_role("link", name="Steward").click()
+    page.wait_for_url("**/steward/sign-in?next=/steward/harvest")
+    page.fill("#token", "not the token")
+    page.get_by_role("button", name="Steward sign-in").click()
+    assert "not the steward token" in page.locator("#sign-in-error").inner_text()
+    page.fill("#token", TOKEN)
+    page.get_by_role("button", name="Steward sign-in").click()
+    page.wait_for_url("**/steward/harvest")
+    assert page.locator("#no-sources").is_visible()
+
+    form = page.locator("#add-source")
+    form.locator("select[name=kind]").select_option("local")
+    form.locator("input[name=url]").fill(str(folder))
+    form.locator("input[name=name]").fill("stewards")
+    form.get_by_role("button").click()
+    page.wait_for_url("**/steward/harvest/stewards")
+    page.locator("#run-form").get_by_role("button").click()
+    page.wait_for_url("**/steward/harvest/stewards?run=*")
+    row = page.locator("#runs tbody tr").first
+    assert row.locator(".badge").inner_text() == "succeeded"
+    assert page.locator("#errors tbody tr").count() == 1
+    assert "broken.yaml" in page.locator("#errors").inner_text()
+    page.goto(steward_server.url + "/")
+    assert page.locator(".dataset-card").count() == 1
