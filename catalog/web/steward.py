@@ -51,9 +51,14 @@ def _gate(request: Request) -> Response | None:
     return None
 
 
-def _form_ok(request: Request, csrf: str) -> bool:
-    token = _token(request)
-    return bool(token) and has_session(request) and token_matches(csrf, csrf_value(token or ""))
+def _form_gate(request: Request, csrf: str) -> Response | None:
+    """As ``_gate``, and the form must carry the value only our own steward pages hold."""
+    if (refused := _gate(request)) is not None:
+        return refused
+    if not token_matches(csrf, csrf_value(_token(request) or "")):
+        lang = request_language(request)
+        return render(request, "error.html", {"status": 403, "message": t("steward_stale_form", lang)}, status_code=403)
+    return None
 
 
 def _page(request: Request, template: str, values: dict[str, Any], status_code: int = 200) -> Response:
@@ -127,10 +132,8 @@ def add_source(
     url: str = Form(""),
     name: str = Form(""),
 ) -> Response:
-    if (refused := _gate(request)) is not None:
+    if (refused := _form_gate(request, csrf)) is not None:
         return refused
-    if not _form_ok(request, csrf):
-        return _stale_form(request)
     service = harvest_service(request)
     try:
         service.add_source(kind.strip(), url.strip(), name=name.strip())
@@ -163,10 +166,8 @@ def source_page(request: Request, name: str, run: int | None = None) -> Response
 
 @router.post("/harvest/{name}/runs")
 def start_run(request: Request, name: str, csrf: str = Form(""), mode: str = Form("full")) -> Response:
-    if (refused := _gate(request)) is not None:
+    if (refused := _form_gate(request, csrf)) is not None:
         return refused
-    if not _form_ok(request, csrf):
-        return _stale_form(request)
     service = harvest_service(request)
     try:
         # Runs inside the request, like the API: the page comes back with the run's summary.
@@ -176,8 +177,3 @@ def start_run(request: Request, name: str, csrf: str = Form(""), mode: str = For
     except SourceBusy as exc:
         return render(request, "error.html", {"status": 409, "message": str(exc)}, status_code=409)
     return RedirectResponse(f"/steward/harvest/{quote(name)}?run={summary.run_id}", status_code=303)
-
-
-def _stale_form(request: Request) -> Response:
-    lang = request_language(request)
-    return render(request, "error.html", {"status": 403, "message": t("steward_stale_form", lang)}, status_code=403)
