@@ -199,27 +199,52 @@ def _boosted_fields(make: Any, boosts: dict[str, float], factor: float = 1.0) ->
     return _any([tantivy.Query.boost_query(make(field), boost * factor) for field, boost in boosts.items()])
 
 
-def _clause_query(clause: Clause) -> tantivy.Query:
+def _clause_core(clause: Clause) -> tantivy.Query:
+    """What a record must match for ``clause`` (its units, or one of its concepts), scored."""
     if clause.adjacent:
         literal = _boosted_fields(lambda f: _phrase(f, clause.units), TEXT_BOOSTS)
     else:
         literal = _all([_boosted_fields(lambda f, u=u: _term(f, u), TEXT_BOOSTS) for u in clause.units])
-    alternatives = [literal]
+    if not clause.concepts:
+        return literal
+    tokens = [concept_token(c) for c in sorted(clause.concepts)]
+    return _any([literal, _boosted_fields(lambda f: _any([_term(f, t) for t in tokens]), CONCEPT_BOOSTS)])
+
+
+def _clause_phrases(clause: Clause) -> list[tantivy.Query]:
+    """The optional phrases of ``clause``, one query per field (each only adds score)."""
+    out: list[tantivy.Query] = []
     for kind, tokens in clause.phrases:
         if kind == "bigrams" and tokens:
-            alternatives.append(_boosted_fields(lambda f, t=tokens: _phrase(f, t), BIGRAM_BOOSTS, PHRASE_BOOST))
+            boosts = BIGRAM_BOOSTS
         elif len(tokens) > 1:
-            alternatives.append(_boosted_fields(lambda f, t=tokens: _phrase(f, t), UNIT_PHRASE_BOOSTS, PHRASE_BOOST))
-    if clause.concepts:
-        tokens = [concept_token(c) for c in sorted(clause.concepts)]
-        alternatives.append(_boosted_fields(lambda f: _any([_term(f, t) for t in tokens]), CONCEPT_BOOSTS))
-    return _any(alternatives)
+            boosts = UNIT_PHRASE_BOOSTS
+        else:
+            continue
+        out.extend(tantivy.Query.boost_query(_phrase(f, tokens), b * PHRASE_BOOST) for f, b in boosts.items())
+    return out
 
 
-def compile_plan(plan: QueryPlan, require_all: bool = True) -> tantivy.Query:
-    """The tantivy query of a plan (built only from analysed tokens, never parsed text)."""
-    clauses = [_clause_query(c) for c in plan.clauses]
-    return _all(clauses) if require_all else _any(clauses)
+def compile_plan(
+    plan: QueryPlan, require_all: bool = True, filters: Sequence[tantivy.Query] = ()
+) -> tantivy.Query:
+    """The scored tantivy query of a plan (built only from analysed tokens, never parsed text),
+    restricted to ``filters``.
+
+    Every phrase implies the units of its clause, so phrases never change which records
+    match, only their scores: each is an optional clause on a level of its own above
+    everything required (words and filters). tantivy then checks a phrase's positions only
+    on records that match anyway; an optional *union* of phrases (or a phrase among a
+    clause's alternatives) was walked over every record having the phrase's terms, which
+    was most of the time of multi-character Chinese queries. Scores are the same sums.
+    """
+    cores = [_clause_core(c) for c in plan.clauses]
+    required = [*cores, *filters] if require_all else [_any(cores), *filters]
+    query = _all(required)
+    for clause in plan.clauses:
+        for phrase in _clause_phrases(clause):
+            query = tantivy.Query.boolean_query([(Occur.Must, query), (Occur.Should, phrase)])
+    return query
 
 
 def _clause_match(clause: Clause) -> tantivy.Query:
@@ -485,22 +510,22 @@ class TantivyIndex:
         strict: tantivy.Query | None = None
         loose: tantivy.Query | None = None
         if not plan.empty:
-            strict = compile_plan(plan, True)
+            strict = compile_plan(plan, True, filters)
             if len(plan.clauses) > 1:
-                loose = compile_plan(plan, False)
+                loose = compile_plan(plan, False, filters)
         relaxed = False
         page: list[tuple[float | None, Any]]
         if strict is None or query.sort != "relevance":
             page, total, relaxed = self._sorted(searcher, query, plan, filters, offset)
         else:
-            first = searcher.search(_with_filters(strict, filters), offset + query.limit + 1)
+            first = searcher.search(strict, offset + query.limit + 1)
             total = _count(first)
             page = [(s, a) for s, a in first.hits]
             if total < RELAX_BELOW and loose is not None:
                 # Few records have every word: also list those with some of them, ranked
                 # below every record that has them all.
                 relaxed = True
-                page, total = self._relaxed(searcher, page, loose, filters, offset + query.limit + 1)
+                page, total = self._relaxed(searcher, page, loose, offset + query.limit + 1)
             page = page[offset:]
         more = len(page) > query.limit
         page = page[: query.limit]
@@ -543,11 +568,10 @@ class TantivyIndex:
         searcher: tantivy.Searcher,
         strict_hits: list[tuple[float | None, Any]],
         loose: tantivy.Query,
-        filters: list[tantivy.Query],
         needed: int,
     ) -> tuple[list[tuple[float | None, Any]], int]:
         strict_keys = {(a.segment_ord, a.doc) for _, a in strict_hits}
-        result = searcher.search(_with_filters(loose, filters), needed + len(strict_hits))
+        result = searcher.search(loose, needed + len(strict_hits))
         lowest = min((s for s, _ in strict_hits if s is not None), default=0.0)
         rest = [(s, a) for s, a in result.hits if (a.segment_ord, a.doc) not in strict_keys]
         top = max((s for s, _ in rest), default=0.0)
