@@ -15,7 +15,7 @@ from catalog.commands.core import make_server
 from catalog.context import Context, open_context
 from catalog.samples import load_sample
 from catalog.search.attach import search_index
-from catalog.search.query import SearchQuery
+from catalog.search.query import SearchQuery, SearchResults
 from catalog.settings import Settings
 from catalog.store import NewRecord
 from schemas import Dataset
@@ -71,6 +71,16 @@ def test_api_search_returns_ranked_highlighted_results_with_facets(server: str) 
     assert body["hits"][0]["title"]["zh-Hant"] == "眼底照片 (青光眼)"
     assert "<mark>" in body["hits"][0]["highlights"]["title"]["en"]
     assert {f["name"] for f in body["facets"]} >= {"modality", "publisher", "keyword", "language"}
+
+
+def test_api_search_body_is_a_valid_search_results_as_documented(server: str) -> None:
+    r = httpx.get(f"{server}/api/search", params={"q": "肺部 CT", "modality": "CT"})
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    body = SearchResults.model_validate_json(r.content)
+    assert body.total >= 1 and body.hits and body.facets
+    schema = httpx.get(f"{server}/openapi.json").json()
+    ok = schema["paths"]["/api/search"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert ok == {"$ref": "#/components/schemas/SearchResults"}
 
 
 def test_api_facet_filters_combine_or_within_and_across(server: str) -> None:
