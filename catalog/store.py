@@ -10,7 +10,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import queue
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -150,6 +154,8 @@ class Store:
         self.guid_prefix = guid_prefix
         self._sessions = make_sessionmaker(engine)
         self._subscribers: list[Subscriber] = []
+        self._behind: _Publisher | None = None
+        self._behind_lock = threading.Lock()
 
     # --- subscriptions -------------------------------------------------------------------
 
@@ -158,9 +164,52 @@ class Store:
         self._subscribers.append(subscriber)
 
     def _publish(self, changes: Sequence[Change]) -> None:
-        if changes:
-            for sub in self._subscribers:
-                sub(changes)
+        if not changes:
+            return
+        behind = self._behind
+        if behind is not None:
+            behind.publish(changes)
+        else:
+            self._deliver(changes)
+
+    def _deliver(self, changes: Sequence[Change]) -> None:
+        for sub in self._subscribers:
+            sub(changes)
+
+    @contextmanager
+    def publishing_behind(self, *, max_changes: int = 2000, max_wait: float = 5.0, queued: int = 4) -> Iterator[None]:
+        """Within the block, subscribers hear of this thread's commits from a worker thread.
+
+        For bulk writers (a harvest run): keeping the search index current then overlaps with
+        the next batches instead of following each one, and the worker gathers commits into
+        groups of about ``max_changes`` (or what waited ``max_wait`` seconds), so an index
+        commits a few large batches instead of many small ones. Every change has been
+        delivered when the block ends, and a subscriber's exception is raised there. Memory
+        stays bounded: the group being gathered plus at most ``queued`` commits. Commits of
+        other threads meanwhile are delivered in order behind the gathered ones, and their
+        writer waits for that, as it would have waited for a synchronous delivery.
+        """
+        with self._behind_lock:
+            if self._behind is not None:  # nested or concurrent: its commits queue behind the active block
+                nested = True
+            else:
+                nested = False
+                self._behind = _Publisher(self._deliver, max_changes=max_changes, max_wait=max_wait, queued=queued)
+        if nested:
+            yield
+            return
+        publisher = self._behind
+        assert publisher is not None
+        try:
+            yield
+        except BaseException:
+            publisher.close(raise_error=False)
+            raise
+        else:
+            publisher.close()
+        finally:
+            with self._behind_lock:
+                self._behind = None
 
     # --- reads ---------------------------------------------------------------------------
 
@@ -209,13 +258,12 @@ class Store:
 
     def guids_of_source(self, source_guid: str) -> dict[str, str]:
         """``upstream id -> GUID`` of the active records harvested from ``source_guid``."""
-        with self._sessions() as s:
-            rows = s.execute(
-                select(DatasetRow.upstream_id, DatasetRow.guid).where(
-                    DatasetRow.source_guid == source_guid, DatasetRow.status == "active"
-                )
-            )
-            return {u: g for u, g in rows if u is not None}
+        # Core, not the ORM: a harvest asks this for every record of a source (tens of thousands).
+        q = select(DatasetRow.upstream_id, DatasetRow.guid).where(
+            DatasetRow.source_guid == source_guid, DatasetRow.status == "active"
+        )
+        with self.engine.connect() as conn:
+            return {u: g for u, g in conn.execute(q).all() if u is not None}
 
     def revisions(self, guid: str) -> list[Revision]:
         with self._sessions() as s:
@@ -441,6 +489,81 @@ class Store:
             if revisions:
                 conn.execute(insert(RevisionRow), revisions)
         return results, changes
+
+
+class _Publisher:
+    """A worker thread that delivers queued changes to the subscribers, in commit order."""
+
+    _STOP = object()
+
+    def __init__(self, deliver: Subscriber, *, max_changes: int, max_wait: float, queued: int) -> None:
+        self._deliver = deliver
+        self._max = max(1, max_changes)
+        self._max_wait = max_wait
+        self._owner = threading.get_ident()
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=max(1, queued))
+        self._lock = threading.Lock()
+        self._closed = False
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._work, name="store-publisher", daemon=True)
+        self._thread.start()
+
+    def publish(self, changes: Sequence[Change]) -> None:
+        if threading.get_ident() == self._owner:
+            self._queue.put((list(changes), None))
+            return
+        # Another thread's commit: delivered after the queued ones (the index must not end
+        # with an older version of a record), and its writer waits, as it would have anyway.
+        done: threading.Event | None = None
+        with self._lock:
+            if not self._closed:
+                done = threading.Event()
+                self._queue.put((list(changes), done))
+        if done is not None:
+            done.wait()
+        else:
+            self._thread.join()
+            self._deliver(changes)
+
+    def _work(self) -> None:
+        pending: list[Change] = []
+        waiters: list[threading.Event] = []
+        due = 0.0
+        stop = False
+        while not stop:
+            try:
+                item = self._queue.get(timeout=max(0.0, due - time.monotonic()) if pending else None)
+            except queue.Empty:
+                item = None  # the oldest pending change has waited long enough
+            if item is self._STOP:
+                stop = True
+            elif item is not None:
+                if not pending:
+                    due = time.monotonic() + self._max_wait
+                pending.extend(item[0])
+                if item[1] is not None:
+                    waiters.append(item[1])
+            # Deliver large groups (an index commits a few big batches, not many small ones),
+            # but never keep another thread's writer, or an old change, waiting.
+            if pending and (stop or item is None or waiters or len(pending) >= self._max):
+                try:
+                    self._deliver(pending)
+                except BaseException as exc:  # raised to the bulk writer when its block ends
+                    if self._error is None:
+                        self._error = exc
+                finally:
+                    for w in waiters:
+                        w.set()
+                pending, waiters = [], []
+
+    def close(self, *, raise_error: bool = True) -> None:
+        """Wait until every queued change is delivered; raise a subscriber's error."""
+        with self._lock:
+            self._closed = True
+            self._queue.put(self._STOP)
+        self._thread.join()
+        if raise_error and self._error is not None:
+            raise self._error
 
 
 @dataclass

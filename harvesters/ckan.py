@@ -111,6 +111,10 @@ class _Mapper:
         self.notes: list[QualityNote] = []
         self.leftovers: dict[str, Any] = {}
         self.extras = _extras_dict(pkg.get("extras"))
+        # The non-empty fields, found once: ``get`` is the hottest function of a harvest
+        # (dozens of lookups per package, most of them misses), so each lookup is one probe.
+        self._given = {k: v for k, v in pkg.items() if not _empty(v)}
+        self._given_extras = {k: v for k, v in self.extras.items() if not _empty(v)}
         langs = [str(x).lower() for x in _as_list(self.get("language")) if x]
         langs = [x.rsplit("/", 1)[-1] for x in langs]
         self.chinese_only = any(x.startswith("zh") for x in langs) and not any(x.startswith("en") for x in langs)
@@ -119,19 +123,17 @@ class _Mapper:
 
     def get(self, *keys: str) -> Any:
         """The first non-empty value among ``keys``, looked up in the package then its extras."""
-        # The hottest function of a harvest (dozens of lookups per package, most of them misses).
-        pkg, extras = self.pkg, self.extras
+        given = self._given
         for key in keys:
-            value = pkg.get(key)
-            if value is not None and not _empty(value):
+            if key in given:
                 self.used.add(key)
-                return value
+                return given[key]
+        extras = self._given_extras
         if extras:
             for key in keys:
-                value = extras.get(key)
-                if value is not None and not _empty(value):
+                if key in extras:
                     self.extras_used.add(key)
-                    return _maybe_json(value)
+                    return _maybe_json(extras[key])
         return None
 
     def note(self, message: str, path: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
@@ -138,3 +140,53 @@ def test_revisions_cannot_be_orphaned_by_deleting_a_dataset(store: Store) -> Non
     with pytest.raises(Exception), store.engine.begin() as conn:  # noqa: B017 - driver-specific error class
         conn.execute(text("DELETE FROM datasets WHERE guid = :g"), {"g": guid})
     assert store.get(guid)
+
+
+def test_changes_published_behind_all_arrive_in_order_when_the_block_ends(store: Store) -> None:
+    calls: list[list[tuple[str, str]]] = []
+    store.subscribe(lambda changes: calls.append([(c.kind, c.guid) for c in changes]))
+    source = guids.mint(store.guid_prefix)
+    expected: list[tuple[str, str]] = []
+    with store.publishing_behind(max_changes=1000, max_wait=60):
+        for i in range(6):
+            saved = store.save_many(
+                [NewRecord(_ds(f"set {i}.{k}"), f"u{i}.{k}") for k in range(3)],
+                actor="h",
+                activity="harvest",
+                source_guid=source,
+            )
+            expected += [("created", r.guid) for r in saved]
+        store.tombstone(expected[0][1], reason="gone", actor="h")
+        expected.append(("tombstoned", expected[0][1]))
+    assert [c for call in calls for c in call] == expected
+    assert len(calls) < 7  # gathered into fewer deliveries than there were commits
+
+
+def test_a_subscriber_error_behind_is_raised_when_the_block_ends(store: Store) -> None:
+    def broken(changes: object) -> None:
+        raise RuntimeError("index is down")
+
+    store.subscribe(broken)
+    with pytest.raises(RuntimeError, match="index is down"), store.publishing_behind():
+        guid = store.save(_ds(), actor="a").guid
+    assert store.get(guid).revision == 1  # the commit stands; only its delivery failed
+
+
+def test_another_threads_commit_is_heard_after_the_queued_ones_and_before_its_save_returns(store: Store) -> None:
+    heard: list[tuple[str, int]] = []
+    store.subscribe(lambda changes: heard.extend((c.guid, c.stored.revision) for c in changes))
+    guid = store.save(_ds("v1"), actor="a").guid
+    heard.clear()
+    seen_by_other: list[list[tuple[str, int]]] = []
+
+    def edit() -> None:
+        store.save(_ds("v3").model_copy(update={"guid": guid}), actor="web")
+        seen_by_other.append(list(heard))
+
+    with store.publishing_behind(max_changes=1000, max_wait=60):
+        store.save(_ds("v2").model_copy(update={"guid": guid}), actor="bulk")  # queued, not yet heard
+        other = threading.Thread(target=edit)
+        other.start()
+        other.join(30)
+    assert seen_by_other == [[(guid, 2), (guid, 3)]]
+    assert heard == [(guid, 2), (guid, 3)]

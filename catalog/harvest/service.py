@@ -167,11 +167,13 @@ class HarvestService:
         store: Store,
         *,
         batch_size: int = 500,
+        index_batch: int = 2000,
         stale_after: timedelta = timedelta(hours=6),
         source_factory: Callable[[HarvestSourceRow, Callable[[str, str], bool] | None], Source] | None = None,
     ) -> None:
         self.store = store
         self.batch_size = batch_size
+        self.index_batch = index_batch
         self.stale_after = stale_after
         self._sessions = make_sessionmaker(store.engine)
         self._source_factory = source_factory or _open_source
@@ -336,17 +338,20 @@ class HarvestService:
             known = self._known(src)
             is_known = None if force else (lambda uid, digest: known.get(uid) == digest)
             stream = source if source is not None else self._source_factory(src, is_known)
-            self._consume(src, run_id, stream, since, tally, progress)
-            # Deletions the source announced are facts, not inferences: applied in any mode.
-            tally.withdrawn = self._withdraw(src, lambda upstream_id: upstream_id in tally.deleted)
-            if mode == "full":
-                if tally.gaps:
-                    reason = (
-                        f"{len(tally.gaps)} part(s) of the source could not be read "
-                        f"({tally.gaps[0]}); nothing was withdrawn this run"
-                    )
-                else:
-                    tally.withdrawn += self._withdraw(src, lambda upstream_id: upstream_id not in tally.seen)
+            # The search index (a store subscriber) catches up in a worker thread while the
+            # next batches are fetched, mapped and written; it is current when the block ends.
+            with self.store.publishing_behind(max_changes=self.index_batch):
+                self._consume(src, run_id, stream, since, tally, progress)
+                # Deletions the source announced are facts, not inferences: applied in any mode.
+                tally.withdrawn = self._withdraw(src, lambda upstream_id: upstream_id in tally.deleted)
+                if mode == "full":
+                    if tally.gaps:
+                        reason = (
+                            f"{len(tally.gaps)} part(s) of the source could not be read "
+                            f"({tally.gaps[0]}); nothing was withdrawn this run"
+                        )
+                    else:
+                        tally.withdrawn += self._withdraw(src, lambda upstream_id: upstream_id not in tally.seen)
             status = "succeeded"
         except SourceError as exc:
             reason = str(exc)
@@ -392,13 +397,9 @@ class HarvestService:
     def _known(self, src: HarvestSourceRow) -> dict[str, str]:
         """``upstream id -> payload digest`` of the records whose stored version is current and active."""
         active = self.store.guids_of_source(src.guid)
-        with self._sessions() as s:
-            rows = s.execute(
-                select(HarvestRecordRow.upstream_id, HarvestRecordRow.digest).where(
-                    HarvestRecordRow.source_id == src.id
-                )
-            )
-            return {u: d for u, d in rows if d is not None and u in active}
+        q = select(HarvestRecordRow.upstream_id, HarvestRecordRow.digest).where(HarvestRecordRow.source_id == src.id)
+        with self.store.engine.connect() as conn:
+            return {u: d for u, d in conn.execute(q).all() if d is not None and u in active}
 
     def _consume(
         self,

@@ -10,9 +10,12 @@ import pytest
 from sqlalchemy import func, select
 
 from catalog.bootstrap import open_store
+from catalog.context import open_context
 from catalog.harvest import HarvestService, SourceBusy
 from catalog.harvest.service import WITHDRAWN_REASON
 from catalog.harvest.tables import HarvestLockRow
+from catalog.search.attach import search_index
+from catalog.search.query import SearchQuery
 from catalog.settings import Settings
 from catalog.store import Store
 from catalog.tables import RevisionRow
@@ -124,6 +127,25 @@ def test_full_run_tombstones_records_withdrawn_upstream_and_keeps_their_guids(
         stored = store.get(store.derive_guid(info.guid, upstream_id))
         assert stored.is_tombstone and stored.tombstone_reason == WITHDRAWN_REASON
         assert stored.dataset.title  # the last metadata is still there for the 410 page
+
+
+def test_the_search_index_holds_every_added_and_none_of_the_withdrawn_records_when_a_run_returns(
+    tmp_path: Any, depositar: list[dict[str, Any]]
+) -> None:
+    ctx = open_context(Settings(data_dir=tmp_path))
+    index = search_index(ctx)
+    service = HarvestService(ctx.store, batch_size=10, index_batch=25)  # index deliveries span batches
+    packages = _packages(depositar, 60)
+    with serve(CkanServer(packages)) as url:
+        info = service.add_source("ckan", url, name="d", options=FAST)
+        service.run("d")
+        assert index.count() == 60
+        gone = ctx.store.derive_guid(info.guid, packages[0]["id"])
+        del packages[:7]
+        run = service.run("d")
+    assert run.withdrawn == 7 and index.count() == 53
+    assert gone not in {h.guid for h in index.search(SearchQuery(q="", limit=100)).hits}
+    index.close()
 
 
 def test_record_that_comes_back_upstream_is_restored_under_its_old_guid(
