@@ -124,6 +124,33 @@ def test_multi_select_facets_or_within_and_across_with_counts_ignoring_own_selec
     assert facets["publisher"] == {"NTU": (2, True), "TMU": (1, False)}
 
 
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({"modality": ["CT"], "publisher": ["TMU"]}, {"PUBLIC": 1, "NON_PUBLIC": 1}),
+        ({"modality": ["CT", "MR"], "publisher": ["NTU"]}, {"PUBLIC": 1, "RESTRICTED": 1}),
+        ({"modality": ["CT", "MR"]}, {"PUBLIC": 2, "RESTRICTED": 1, "NON_PUBLIC": 1}),
+        ({"modality": ["CT", "MR"], "publisher": ["NTU", "TMU"]}, {"PUBLIC": 2, "RESTRICTED": 1, "NON_PUBLIC": 1}),
+    ],
+)
+def test_unselected_facets_are_counted_over_every_selection(
+    make_index: MakeIndex, filters: dict[str, list[str]], expected: dict[str, int]
+) -> None:
+    index = make_index(
+        {
+            "ct-ntu": _ds({"en": "A"}, modalities=["CT"], publisher="NTU", rights="PUBLIC"),
+            "mr-ntu": _ds({"en": "B"}, modalities=["MR"], publisher="NTU", rights="RESTRICTED"),
+            "ct-tmu": _ds({"en": "C"}, modalities=["CT"], publisher="TMU", rights="PUBLIC"),
+            "ctmr-tmu": _ds({"en": "D"}, modalities=["CT", "MR"], publisher="TMU", rights="NON_PUBLIC"),
+            "us-ntu": _ds({"en": "E"}, modalities=["US"], publisher="NTU", rights="PUBLIC"),
+        }
+    )
+    res = index.search(SearchQuery(filters=filters))
+    facets = {f.name: {v.value: v.count for v in f.values} for f in res.facets}
+    assert facets["access_rights"] == expected
+    assert res.total == sum(expected.values())
+
+
 def test_every_required_facet_is_reported(make_index: MakeIndex) -> None:
     index = make_index(ZH_ONLY)
     names = [f.name for f in index.search(SearchQuery()).facets]
