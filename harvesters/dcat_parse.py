@@ -37,31 +37,54 @@ from schemas import (
     PeriodOfTime,
     QualityNote,
 )
+from schemas import namespaces as _ns
 from schemas.dataset import CaseCounts, normalise_language
-from schemas.namespaces import (
-    ADMS,
-    CSVW,
-    CV,
-    DCAT,
-    DCATAP,
-    DCT,
-    DPV,
-    FG,
-    FOAF,
-    GEODCATAP,
-    HEALTHDCATAP,
-    HYDRA,
-    LOCN,
-    OWL,
-    RDF,
-    RDFS,
-    SCHEMA,
-    SKOS,
-    SPDX,
-    VCARD,
-    XSD,
-)
 from schemas.vocabularies import vocabulary
+
+
+class _Terms:
+    """A namespace whose terms are built once: rdflib builds a new ``URIRef`` on every
+    attribute access, and mapping a large catalog looks terms up hundreds of thousands of times."""
+
+    def __init__(self, namespace: Any) -> None:
+        self._namespace = namespace
+        self._terms: dict[str, URIRef] = {}
+
+    def __getitem__(self, name: str) -> URIRef:
+        term = self._terms.get(name)
+        if term is None:
+            term = self._terms[name] = URIRef(self._namespace[name])
+        return term
+
+    def __getattr__(self, name: str) -> URIRef:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        term = self[name]
+        setattr(self, name, term)  # later look-ups are plain attribute reads
+        return term
+
+
+ADMS = _Terms(_ns.ADMS)
+CSVW = _Terms(_ns.CSVW)
+CV = _Terms(_ns.CV)
+DCAT = _Terms(_ns.DCAT)
+DCATAP = _Terms(_ns.DCATAP)
+DCT = _Terms(_ns.DCT)
+DPV = _Terms(_ns.DPV)
+FG = _Terms(_ns.FG)
+FOAF = _Terms(_ns.FOAF)
+GEODCATAP = _Terms(_ns.GEODCATAP)
+HEALTHDCATAP = _Terms(_ns.HEALTHDCATAP)
+HYDRA = _Terms(_ns.HYDRA)
+LOCN = _Terms(_ns.LOCN)
+OWL = _Terms(_ns.OWL)
+RDF = _Terms(_ns.RDF)
+RDFS = _Terms(_ns.RDFS)
+SCHEMA = _Terms(_ns.SCHEMA)
+SKOS = _Terms(_ns.SKOS)
+SPDX = _Terms(_ns.SPDX)
+VCARD = _Terms(_ns.VCARD)
+XSD = _Terms(_ns.XSD)
 
 UNTAGGED = "und"
 IANA_MEDIA_TYPES = "http://www.iana.org/assignments/media-types/"
