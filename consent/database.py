@@ -12,10 +12,11 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.schema import CreateIndex
 
-from consent.tables import APPEND_ONLY_TABLES, metadata
+from consent.tables import APPEND_ONLY_TABLES, metadata, release_members
 
 
 def make_engine(url: str) -> Engine:
@@ -75,6 +76,19 @@ def _pg_triggers(table: str) -> list[str]:
     ]
 
 
+COVER = "ix_consent_release_members_subject_cover"
+
+
+def _upgrade_indexes(conn: Connection) -> None:
+    """Index changes for databases made by earlier versions: create_all() adds missing tables but never an
+    index to a table that exists. Looked up first, so a current database takes no table lock here."""
+    names = {ix["name"] for ix in inspect(conn).get_indexes("consent_release_members")}
+    if "ix_consent_release_members_subject" in names:  # superseded: the covering index's prefix serves it
+        conn.execute(text("DROP INDEX ix_consent_release_members_subject"))
+    if COVER not in names:
+        conn.execute(CreateIndex(next(ix for ix in release_members.indexes if ix.name == COVER)))
+
+
 def create_schema(engine: Engine) -> None:
     """Create every table (idempotent) and the triggers that refuse UPDATE/DELETE on the ledger."""
     with engine.begin() as conn:
@@ -82,6 +96,7 @@ def create_schema(engine: Engine) -> None:
             # Serialise concurrent first starts (several workers) around DDL.
             conn.execute(text("SELECT pg_advisory_xact_lock(7340021)"))
         metadata.create_all(conn)
+        _upgrade_indexes(conn)
         if engine.dialect.name == "postgresql":
             conn.execute(text(_PG_FUNCTION))
             for table in APPEND_ONLY_TABLES:

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+import pyarrow as pa
 from sqlalchemy import Connection, Engine, and_, bindparam, func, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -26,7 +27,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from consent import audit
 from consent import tables as t
 from consent.audit import Actor
-from consent.database import create_schema, make_engine
+from consent.database import bulk_insert, create_schema, make_engine
 from consent.decide import Use
 from consent.errors import ConsentError, IdempotencyConflict, NotFound
 from consent.ledger import ChainBreak, checkpoint_hash, sealed, verify_chain
@@ -410,7 +411,7 @@ class ConsentRegistry:
             head_rows,
         )
         self._update_state(conn, new_events)
-        self._propagate_withdrawals(conn, [e for e in new_events if e.kind in REFUSALS], moment)
+        self._propagate_withdrawals(conn, [e.event_id for e in new_events if e.kind in REFUSALS], moment)
         out: list[ConsentEvent] = []
         for i, key in enumerate(keys):
             out.append(by_index[i] if i in by_index else _row_to_event(existing[str(key)]))
@@ -468,54 +469,64 @@ class ConsentRegistry:
                 )
             )
 
-    def _propagate_withdrawals(self, conn: Connection, refusals: list[ConsentEvent], moment: datetime) -> None:
+    # Membership rows owed to a holder: refusing subject (through the covering subject index of the membership),
+    # release still active when the refusal was recorded, refusal scope covering the release's dataset and
+    # purpose, and not already notified. Run once; the rows are grouped in Python, because a second pass
+    # (find the releases, then INSERT ... SELECT the items) costs the whole join twice.
+    _OWED = text(
+        """
+        SELECT m.release_id, m.release_pseudonym
+        FROM consent_events e
+        JOIN consent_release_members m ON m.subject = e.subject
+        JOIN consent_releases r ON r.release_id = m.release_id
+        WHERE e.event_id IN :ids
+          AND r.active_until >= e.recorded_at
+          AND (e.scope_dataset IS NULL OR e.scope_dataset = r.dataset)
+          AND (e.scope_purpose IS NULL OR EXISTS (
+                SELECT 1 FROM consent_release_scopes s
+                WHERE s.release_id = r.release_id AND s.scope_purpose = e.scope_purpose))
+          AND NOT EXISTS (
+                SELECT 1 FROM consent_withdrawal_items i
+                WHERE i.release_id = m.release_id AND i.release_pseudonym = m.release_pseudonym)
+        """
+    ).bindparams(bindparam("ids", expanding=True))
+
+    def _propagate_withdrawals(self, conn: Connection, refusal_ids: list[str], moment: datetime) -> None:
         """Set-based: for every active release holding a refusing subject whose scope covers the release,
         one notice per release listing the released pseudonyms not already notified."""
-        if not refusals:
+        if not refusal_ids:
             return
-        found: dict[str, set[str]] = defaultdict(set)
-        sql = text(
-            """
-            SELECT m.release_id, m.release_pseudonym
-            FROM consent_events e
-            JOIN consent_release_members m ON m.subject = e.subject
-            JOIN consent_releases r ON r.release_id = m.release_id
-            WHERE e.event_id IN :ids
-              AND r.active_until >= e.recorded_at
-              AND (e.scope_dataset IS NULL OR e.scope_dataset = r.dataset)
-              AND (e.scope_purpose IS NULL OR EXISTS (
-                    SELECT 1 FROM consent_release_scopes s
-                    WHERE s.release_id = r.release_id AND s.scope_purpose = e.scope_purpose))
-              AND NOT EXISTS (
-                    SELECT 1 FROM consent_withdrawal_items i
-                    WHERE i.release_id = m.release_id AND i.release_pseudonym = m.release_pseudonym)
-            """
-        ).bindparams(bindparam("ids", expanding=True))
-        for chunk in _chunks([e.event_id for e in refusals], 5000):
-            for release_id, pseudonym in conn.execute(sql, {"ids": list(chunk)}):
+        found: dict[str, set[str]] = defaultdict(set)  # a set: two refusals of one subject owe a row once
+        for chunk in _chunks(refusal_ids, 5000):
+            for release_id, pseudonym in conn.execute(self._OWED, {"ids": list(chunk)}):
                 found[release_id].add(pseudonym)
+        if not found:
+            return
         created = format_instant(moment)
-        notices = []
-        items: list[dict[str, str]] = []
-        for release_id, pseudonyms in sorted(found.items()):
-            notice_id = str(uuid.uuid4())
-            notices.append({"notice_id": notice_id, "release_id": release_id, "created_at": created})
-            items.extend(
-                {"notice_id": notice_id, "release_id": release_id, "release_pseudonym": p} for p in sorted(pseudonyms)
-            )
-        if notices:
-            conn.execute(t.withdrawal_notices.insert(), notices)
-            for chunk in _chunks(items, 5000):
-                conn.execute(t.withdrawal_items.insert(), list(chunk))
+        notices = [(str(uuid.uuid4()), release_id) for release_id in sorted(found)]
+        conn.execute(
+            t.withdrawal_notices.insert(),
+            [{"notice_id": n, "release_id": r, "created_at": created} for n, r in notices],
+        )
+        # Items go in as columns (COPY on PostgreSQL): a bulk opt-out can owe hundreds of thousands.
+        items = pa.table(
+            {
+                "notice_id": [n for n, r in notices for _ in found[r]],
+                "release_id": [r for _, r in notices for _ in found[r]],
+                "release_pseudonym": pa.array([p for _, r in notices for p in found[r]], pa.string()),
+            }
+        )
+        bulk_insert(conn, t.withdrawal_items.name, items)
 
     def propagate_withdrawals(self, event_ids: Sequence[str], now: datetime | None = None) -> None:
         """Re-run propagation for stored refusal events (idempotent: notified pseudonyms are skipped)."""
 
         def work(conn: Connection) -> None:
-            rows: list[Any] = []
+            refusals: list[str] = []
+            kinds = [k.value for k in REFUSALS]
             for chunk in _chunks(list(event_ids)):
-                rows.extend(conn.execute(select(t.events).where(t.events.c.event_id.in_(chunk))))
-            refusals = [e for e in map(_row_to_event, rows) if e.kind in REFUSALS]
+                q = select(t.events.c.event_id).where(t.events.c.event_id.in_(chunk), t.events.c.kind.in_(kinds))
+                refusals.extend(conn.execute(q).scalars())
             self._propagate_withdrawals(conn, refusals, utc(now or now_utc()))
 
         self._retrying(work)
