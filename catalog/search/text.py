@@ -72,9 +72,31 @@ def to_traditional(text: str) -> str:
     return str(_converter().convert(text))  # type: ignore[attr-defined]
 
 
+#: Full-width ASCII forms and the ideographic space: NFKC maps each to one ASCII character.
+_WIDE = re.compile("[\uff01-\uff5e\u3000]")
+
+
+def _narrow(m: re.Match[str]) -> str:
+    c = m.group()
+    return " " if c == "\u3000" else chr(ord(c) - 0xFEE0)
+
+
 def normalise(text: str) -> str:
-    """Width-, case- and script-normalised text (NFKC, Traditional Chinese, case-folded)."""
-    return to_traditional(unicodedata.normalize("NFKC", text)).casefold()
+    """Width-, case- and script-normalised text (NFKC, Traditional Chinese, case-folded).
+
+    Runs on every indexed text and on every text highlighted in a result page, so the
+    common cases take shortcuts with the same result: ASCII is NFKC-stable, has no Chinese
+    and case-folds as it lowers; in Chinese text full-width punctuation (，：（）) is
+    usually all that is not NFKC already, and replacing it by the ASCII character NFKC
+    maps it to leaves the text normal, skipping a full NFKC pass (about 5x slower).
+    """
+    if text.isascii():
+        return text.lower()
+    if not unicodedata.is_normalized("NFKC", text):
+        text = _WIDE.sub(_narrow, text)
+        if not unicodedata.is_normalized("NFKC", text):
+            text = unicodedata.normalize("NFKC", text)
+    return to_traditional(text).casefold()
 
 
 def stem(word: str) -> str:
