@@ -1,6 +1,7 @@
 """Harvest benchmark: a CKAN source of generated packages on a local server, into SQLite end to end.
 
 Prints the first harvest (records/s, peak memory) beside a ckanapi fetch-only baseline, the
+same harvest into a store without a search index beside it (how the time splits), the
 unchanged re-harvest beside the first run, and DCAT Turtle parse+map beside rdflib alone.
 The CKAN server runs in a child process so its memory is not counted as the harvester's.
 """
@@ -122,6 +123,7 @@ def _fetch_only(url: str) -> int:
 
 
 def bench_ckan(n: int) -> None:
+    from catalog.bootstrap import open_store
     from catalog.context import open_context
     from catalog.harvest import HarvestService
     from catalog.settings import Settings
@@ -149,14 +151,28 @@ def bench_ckan(n: int) -> None:
             second = service.run("bench")
             t_second = time.perf_counter() - t
             ctx.store.engine.dispose()
+        # The same first harvest into a store with no index attached: how the time splits.
+        with tempfile.TemporaryDirectory() as tmp:
+            bare = open_store(Settings(data_dir=Path(tmp)))
+            bare_service = HarvestService(bare, batch_size=500)
+            bare_service.add_source("ckan", url, name="bench", options={"rows": ROWS})
+            t, cpu = time.perf_counter(), time.process_time()
+            no_index = bare_service.run("bench")
+            t_bare, cpu_bare = time.perf_counter() - t, time.process_time() - cpu
+            bare.engine.dispose()
     finally:
         server.terminate()
-    assert first.added == n and second.unchanged == n, (first, second)
+    assert first.added == n and second.unchanged == n and no_index.added == n, (first, second, no_index)
     print(
         f"ckan harvest sqlite ({indexed}): {n} rec in {t_first:.1f} s = {n / t_first:.0f} rec/s, "
         f"CPU {cpu_first:.1f} s (machine load {psutil.getloadavg()[0]:.1f}), peak RSS {rss.peak:.0f} MB | "
         f"baseline ckanapi fetch only {fetched / t_fetch:.0f} rec/s | "
         f"ratio {t_fetch / t_first:.2f}"
+    )
+    print(
+        f"ckan harvest sqlite (no search index): {n} rec in {t_bare:.1f} s = {n / t_bare:.0f} rec/s, "
+        f"CPU {cpu_bare:.1f} s | baseline with search index {n / t_first:.0f} rec/s, CPU {cpu_first:.1f} s | "
+        f"indexing share of CPU {1 - cpu_bare / cpu_first:.0%}"
     )
     print(
         f"ckan re-harvest unchanged: {n} rec in {t_second:.2f} s | baseline first run {t_first:.1f} s | "

@@ -136,6 +136,10 @@ class _Mapper:
                     return _maybe_json(extras[key])
         return None
 
+    def has_any(self, keys: frozenset[str]) -> bool:
+        """Whether any of ``keys`` has a non-empty value in the package or its extras."""
+        return not keys.isdisjoint(self._given) or not keys.isdisjoint(self._given_extras)
+
     def note(self, message: str, path: str) -> None:
         self.notes.append(QualityNote(severity="warning", message=message, path=path))
 
@@ -505,7 +509,34 @@ def _frequency(m: _Mapper) -> str | None:
     return None
 
 
+#: Every package or extras key that ``_health`` reads.
+_HEALTH_KEYS = frozenset(
+    {
+        "health_category",
+        "health_theme",
+        "coding_system",
+        "code_values",
+        "analytics",
+        "purpose",
+        "legal_basis",
+        "personal_data",
+        "population_coverage",
+        "publisher_note",
+        "number_of_records",
+        "number_of_unique_individuals",
+        "min_typical_age",
+        "max_typical_age",
+        "publisher_type",
+        "trusted_data_holder",
+        "hdab",
+        "retention_period",
+    }
+)
+
+
 def _health(m: _Mapper) -> HealthInfo:
+    if not m.has_any(_HEALTH_KEYS):  # most packages say nothing about health
+        return HealthInfo()
     data: dict[str, Any] = {
         "health_categories": m.iris("health_category"),
         "health_themes": m.iris("health_theme"),

@@ -340,7 +340,7 @@ class HarvestService:
             stream = source if source is not None else self._source_factory(src, is_known)
             # The search index (a store subscriber) catches up in a worker thread while the
             # next batches are fetched, mapped and written; it is current when the block ends.
-            with self.store.publishing_behind(max_changes=self.index_batch):
+            with self.store.publishing_behind(max_changes=self.index_batch, queued=2):
                 self._consume(src, run_id, stream, since, tally, progress)
                 # Deletions the source announced are facts, not inferences: applied in any mode.
                 tally.withdrawn = self._withdraw(src, lambda upstream_id: upstream_id in tally.deleted)
