@@ -532,6 +532,8 @@ class TantivyIndex:
         hits = self._hits(searcher, page, plan)
         cursor = encode_cursor(query, {"o": offset + len(page)}) if more else None
         if relaxed and query.facet_limit:
+            for started in counting:  # counts of the strict match are not wanted after all
+                started.cancel()
             counting = self._count_facets(searcher, query, match_plan(plan, require_all=False))
         facets = self._facet_list(query, [c.result() for c in counting]) if query.facet_limit else []
         expanded = [{"id": c, **self.terms.concepts[c].labels} for c in plan.concepts if c in self.terms.concepts]
