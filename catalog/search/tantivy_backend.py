@@ -593,8 +593,8 @@ class TantivyIndex:
     def _count_facets(
         self, searcher: tantivy.Searcher, query: SearchQuery, text: tantivy.Query | None
     ) -> list[Future[dict[str, Any]]]:
-        """Start the facet aggregations of ``query`` over ``text`` (one request per selected
-        facet, plus one for the rest) on the worker threads."""
+        """Start the facet aggregations of ``query`` over ``text`` on the worker threads: one
+        request per selected facet, and one for the rest unless they ride along in one."""
         size = query.facet_limit + 20
         # Facets nobody selected are counted over every filter; a selected facet is counted
         # over the other facets' filters only (multi-select), one request per selected facet.
