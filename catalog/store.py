@@ -512,6 +512,9 @@ class _Publisher:
         if threading.get_ident() == self._owner:
             self._queue.put((list(changes), None))
             return
+        if threading.current_thread() is self._thread:  # a subscriber that writes: no waiting on itself
+            self._deliver(changes)
+            return
         # Another thread's commit: delivered after the queued ones (the index must not end
         # with an older version of a record), and its writer waits, as it would have anyway.
         done: threading.Event | None = None

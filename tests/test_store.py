@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 
 import pytest
 from sqlalchemy import text
@@ -190,3 +191,19 @@ def test_another_threads_commit_is_heard_after_the_queued_ones_and_before_its_sa
         other.join(30)
     assert seen_by_other == [[(guid, 2), (guid, 3)]]
     assert heard == [(guid, 2), (guid, 3)]
+
+
+@pytest.mark.timeout(60)
+def test_a_subscriber_that_writes_behind_does_not_wait_on_itself(store: Store) -> None:
+    heard: list[str] = []
+
+    def audit(changes: Sequence[Change]) -> None:
+        for c in changes:
+            heard.append(c.stored.dataset.title["en"])
+            if c.stored.dataset.title["en"] == "Lung CT":
+                store.save(_ds("derived"), actor="subscriber")
+
+    store.subscribe(audit)
+    with store.publishing_behind():
+        store.save(_ds(), actor="bulk")
+    assert heard == ["Lung CT", "derived"]

@@ -129,10 +129,11 @@ def test_full_run_tombstones_records_withdrawn_upstream_and_keeps_their_guids(
         assert stored.dataset.title  # the last metadata is still there for the 410 page
 
 
+@pytest.mark.parametrize("backend", ["embedded", "sqlite"])
 def test_the_search_index_holds_every_added_and_none_of_the_withdrawn_records_when_a_run_returns(
-    tmp_path: Any, depositar: list[dict[str, Any]]
+    backend: str, tmp_path: Any, depositar: list[dict[str, Any]]
 ) -> None:
-    ctx = open_context(Settings(data_dir=tmp_path))
+    ctx = open_context(Settings(data_dir=tmp_path, search_backend=backend))
     index = search_index(ctx)
     service = HarvestService(ctx.store, batch_size=10, index_batch=25)  # index deliveries span batches
     packages = _packages(depositar, 60)
