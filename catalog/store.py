@@ -393,6 +393,7 @@ class Store:
         revisions: list[dict[str, Any]] = []
         # Core statements, not the ORM unit of work: a harvest batch is thousands of rows and
         # the unit of work costs several times the SQL itself (bench/bench_store.py).
+        listening = bool(self._subscribers)
         with self.engine.begin() as conn:
             existing = _load_existing(conn, [p[0] for p in prepared])
             for i, (guid, ds, content, digest, upstream_id) in enumerate(prepared):
@@ -462,6 +463,8 @@ class Store:
                     }
                 )
                 results.append(SaveResult(guid, row.revision, status))
+                if not listening:  # nobody to tell: skip copying the dataset for a change record
+                    continue
                 stored = StoredDataset(
                     dataset=ds.model_copy(update={"guid": guid}),
                     guid=guid,
