@@ -17,7 +17,8 @@ from typing import TypeVar, cast
 T = TypeVar("T")
 
 _DONE = object()
-#: A partial chunk is handed over once it is this old (seconds), so a slow source still trickles.
+#: A partial chunk older than this (seconds) goes with the next item, so a slow source trickles
+#: rather than waiting for a full chunk.
 _CHUNK_AGE = 0.2
 
 
