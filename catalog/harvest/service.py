@@ -173,6 +173,8 @@ class HarvestService:
     ) -> None:
         self.store = store
         self.batch_size = batch_size
+        # Changes handed to the store's subscribers (the search index) at once during a run:
+        # larger means fewer index commits, smaller means less memory (Store.publishing_behind).
         self.index_batch = index_batch
         self.stale_after = stale_after
         self._sessions = make_sessionmaker(store.engine)
