@@ -126,13 +126,16 @@ class Pseudonymiser:
         return hmac.new(self._key, b"access-code:" + code.encode(), hashlib.sha256).hexdigest()
 
 
-def release_pseudonym(secret: bytes, case_id: str, scheme: str = "sha256-prefix-128") -> str:
+def release_pseudonym(secret: bytes, case_id: str, scheme: str = "sha256-k128-128") -> str:
     """Reference implementation of the per-release case pseudonym (the bulk path computes it in DuckDB).
 
-    ``sha256-prefix-128``: SHA-256(hex(secret) || case id), first 32 hex digits (see
-    :data:`consent.release_filter.PSEUDONYM_SCHEME`); ``hmac-sha256-128``: releases made before it."""
+    ``sha256-k128-128``: SHA-256(hex(secret[:16]) || case id), first 32 hex digits (see
+    :data:`consent.release_filter.PSEUDONYM_SCHEME`); ``sha256-prefix-128`` (the whole secret) and
+    ``hmac-sha256-128``: releases made before it."""
     if scheme == "hmac-sha256-128":
         return hmac.new(secret, case_id.encode(), hashlib.sha256).hexdigest()[:32]
-    if scheme != "sha256-prefix-128":
+    if scheme == "sha256-k128-128":
+        secret = secret[:16]
+    elif scheme != "sha256-prefix-128":
         raise ValueError(f"unknown release pseudonym scheme {scheme!r}")
     return hashlib.sha256(secret.hex().encode() + case_id.encode()).hexdigest()[:32]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -156,7 +155,9 @@ def create_release(
     secret = registry.pseudonymiser.release_secret(release_id)
     decided = filter_release(cases, membership, enrolments, state, dataset, covering, registry.policy, at, secret)
     files = _write_files(decided, out_dir)
-    reasons = Counter(decided.column("reason").to_pylist())
+    # Counted in Arrow: a Python string per case would cost seconds at 10 million cases.
+    counts = pc.value_counts(decided.column("reason").combine_chunks())
+    reasons = dict(zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True))
     permitted = decided.filter(decided.column("permit"))
     excluded = {r: n for r, n in sorted(reasons.items()) if r not in PERMIT_REASONS and r != UNKNOWN}
     unknown = decided.filter(pc.equal(decided.column("reason"), UNKNOWN)).column("case_id").to_pylist()

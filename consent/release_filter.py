@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 import duckdb
 import pyarrow as pa
 
-from schemas.consent import Policy, format_instant
+from schemas.consent import CHOICES, Policy, format_instant
 
 PERMIT_REASONS = ("consent_given", "reconsented", "category_b_default", "category_c_notice_period_passed")
 
@@ -35,15 +35,18 @@ def arrow_of(relation: duckdb.DuckDBPyRelation) -> pa.Table:
     return table
 
 
-PSEUDONYM_SCHEME = "sha256-prefix-128"
-"""Per-release case pseudonym: the first 32 hex digits of SHA-256(hex(release secret) || case id).
+PSEUDONYM_SCHEME = "sha256-k128-128"
+"""Per-release case pseudonym: the first 32 hex digits of SHA-256(hex(first 16 bytes of the release secret) || case id).
 
 The release secret is HMAC-SHA256(registry key, "release:" + release id), so it is unique to the release
 and never stored: two releases' pseudonyms cannot be joined without the registry key, and a release is
 reproduced exactly for an audit. A secret prefix is a sound PRF here because the output is truncated to
-128 bits (no length extension), and it costs one SHA-256 per case instead of HMAC's two.
-Releases made before it record ``hmac-sha256-128`` (HMAC-SHA256(secret, case id), first 32 hex digits)."""
+128 bits (no length extension). The key is 128 bits (32 hex digits) so that key and a case id of up to
+23 bytes fill one SHA-256 block: one compression per case instead of two, which halved the hashing time.
+Earlier releases record ``sha256-prefix-128`` (the whole 32-byte secret as 64 hex digits, two blocks) or
+``hmac-sha256-128`` (HMAC-SHA256(secret, case id)); both are still reproduced for audits."""
 
+PREFIX_SCHEME = "sha256-prefix-128"
 LEGACY_PSEUDONYM_SCHEME = "hmac-sha256-128"
 
 
@@ -52,18 +55,29 @@ def _hmac_pads(secret: bytes) -> tuple[str, str]:
     return bytes(b ^ 0x36 for b in key).hex(), bytes(b ^ 0x5C for b in key).hex()
 
 
+def _pseudonym_params(scheme: str, secret: bytes) -> dict[str, object]:
+    if scheme == PSEUDONYM_SCHEME:
+        return {"secret_hex": secret[:16].hex()}
+    if scheme == PREFIX_SCHEME:
+        return {"secret_hex": secret.hex()}
+    ipad, opad = _hmac_pads(secret)
+    return {"ipad": ipad, "opad": opad}
+
+
 _PSEUDONYM_SQL = {
     PSEUDONYM_SCHEME: "substr(sha256($secret_hex || case_id), 1, 32)",
+    PREFIX_SCHEME: "substr(sha256($secret_hex || case_id), 1, 32)",
     LEGACY_PSEUDONYM_SCHEME: "substr(sha256(unhex($opad) || unhex(sha256(unhex($ipad) || encode(case_id)))), 1, 32)",
 }
 
-# Why this shape: every step over the full case list is a hash join or aggregate, and at 10 million rows
-# each costs seconds on two cores, so there are as few as possible. Choices (few rows) and notices (many)
-# are folded separately, and the latest choice is picked with a sortable text key instead of a STRUCT.
+# Why this shape: at 10 million cases every hash join or aggregate over the case list costs seconds on
+# two cores, so there are as few as possible and they carry little. The requested cases are found with one
+# semi-join (membership probes a hash of the request, which also drops repeated ids); unknown ids are looked
+# for only when that finds fewer rows than were asked for. Choices (few rows) and notices (many) are folded
+# separately; the notice fold is reduced to its verdict before the join, and the enrolment to category and
+# one flag, so the joins carry short values instead of timestamps.
 _SQL = """
-WITH req AS (SELECT DISTINCT CAST(case_id AS VARCHAR) AS case_id FROM cases),
-c AS (SELECT req.case_id, m.subject FROM req LEFT JOIN membership m ON m.case_id = req.case_id),
-st AS (SELECT * FROM state WHERE scope_dataset IN ('*', $dataset) AND effective_at <= $at),
+WITH st AS (SELECT * FROM state WHERE scope_dataset IN ('*', $dataset) AND effective_at <= $at),
 ch AS (
   -- the winning choice: latest effective time, then the broader scope, then the later event
   SELECT subject,
@@ -75,42 +89,69 @@ ch AS (
 ),
 nt AS (
   SELECT subject,
-         max(effective_at) FILTER (WHERE facet = 'notice_sent') AS sent,
-         max(effective_at) FILTER (WHERE facet = 'notice_undelivered') AS und,
-         bool_or(facet = 'deceased') AS dead
-  FROM st WHERE facet <> 'choice'
-  GROUP BY subject
+         CASE
+           WHEN sent IS NULL THEN 'notice_not_sent'
+           WHEN $undelivered_denies AND und IS NOT NULL AND und >= sent THEN 'notice_undelivered'
+           WHEN sent > $cutoff THEN 'notice_period_running'
+           ELSE 'category_c_notice_period_passed'
+         END AS notice,
+         dead
+  FROM (
+    SELECT subject,
+           max(effective_at) FILTER (WHERE facet = 'notice_sent') AS sent,
+           max(effective_at) FILTER (WHERE facet = 'notice_undelivered') AS und,
+           bool_or(facet = 'deceased') AS dead
+    FROM st WHERE facet <> 'choice'
+    GROUP BY subject
+  )
 ),
+-- one table of the subjects with any state, so each case probes it once
+sx AS (SELECT subject, ch.choice, nt.notice, nt.dead FROM nt FULL JOIN ch USING (subject)),
+en AS (SELECT subject, category, enrolled_at > $at AS late FROM enrolments),
+c AS (SELECT case_id, subject FROM membership WHERE case_id IN (SELECT CAST(case_id AS VARCHAR) FROM cases)),
 decided AS (
   SELECT c.case_id, c.subject,
     CASE
-      WHEN c.subject IS NULL THEN 'unknown_case'
-      WHEN en.subject IS NULL OR en.enrolled_at > $at THEN 'not_enrolled'
-      WHEN NOT $deceased_permits AND coalesce(nt.dead, false) THEN 'deceased'
-      WHEN ch.choice IS NOT NULL THEN ch.choice
+      WHEN en.subject IS NULL OR en.late THEN 'not_enrolled'
+      WHEN NOT $deceased_permits AND coalesce(sx.dead, false) THEN 'deceased'
+      WHEN sx.choice IS NOT NULL THEN sx.choice
       WHEN en.category = 'A' THEN 'no_consent'
       WHEN en.category = 'B' THEN 'category_b_default'
-      WHEN nt.sent IS NULL THEN 'notice_not_sent'
-      WHEN $undelivered_denies AND nt.und IS NOT NULL AND nt.und >= nt.sent THEN 'notice_undelivered'
-      WHEN nt.sent > $cutoff THEN 'notice_period_running'
-      ELSE 'category_c_notice_period_passed'
+      ELSE coalesce(sx.notice, 'notice_not_sent')
     END AS reason
   FROM c
-  LEFT JOIN enrolments en ON en.subject = c.subject
-  LEFT JOIN ch ON ch.subject = c.subject
-  LEFT JOIN nt ON nt.subject = c.subject
+  LEFT JOIN en ON en.subject = c.subject
+  LEFT JOIN sx ON sx.subject = c.subject
 )
-SELECT case_id, subject, reason, reason IN ({permits}) AS permit FROM decided
+SELECT case_id, subject, CAST(reason AS {reasons}) AS reason, reason IN ({permits}) AS permit,
+       CASE WHEN reason IN ({permits}) THEN {pseudonym} END AS release_pseudonym
+FROM decided
 """
 
-# Hashing in a second pass over the decided rows measured faster than inside the join pipeline.
-_PSEUDONYMS_SQL = """
-SELECT case_id, subject, reason, permit, CASE WHEN permit THEN {pseudonym} END AS release_pseudonym
-FROM release_decided
+# Requested ids that are not cases of the dataset, once each (NOT EXISTS keeps a missing id too).
+_UNKNOWN_SQL = """
+SELECT DISTINCT r.case_id, NULL::VARCHAR AS subject, CAST('unknown_case' AS {reasons}) AS reason, false AS permit,
+       NULL::VARCHAR AS release_pseudonym
+FROM (SELECT CAST(case_id AS VARCHAR) AS case_id FROM cases) r
+WHERE NOT EXISTS (SELECT 1 FROM membership m WHERE m.case_id = r.case_id)
 """
 
 
 _PERMITS = ", ".join(f"'{r}'" for r in PERMIT_REASONS)
+# Every reason a case can get, as an ENUM: the column arrives in Arrow dictionary-encoded (one byte a row).
+REASONS = (
+    "unknown_case",
+    "not_enrolled",
+    "deceased",
+    *sorted(k.value for k in CHOICES),
+    "no_consent",
+    "category_b_default",
+    "notice_not_sent",
+    "notice_undelivered",
+    "notice_period_running",
+    "category_c_notice_period_passed",
+)
+_REASON_TYPE = "ENUM(" + ", ".join(f"'{r}'" for r in REASONS) + ")"
 
 
 def configure(con: duckdb.DuckDBPyConnection, memory_limit: str | None = None, threads: int | None = None) -> None:
@@ -149,7 +190,7 @@ def filter_release(
     db.register("membership", membership)
     db.register("enrolments", enrolments)
     db.register("state", state)
-    params: dict[str, object] = {
+    decide_params: dict[str, object] = {
         "dataset": dataset,
         "at": format_instant(at),
         "cutoff": format_instant(at - timedelta(days=policy.notice_period_days)),
@@ -157,17 +198,14 @@ def filter_release(
         "deceased_permits": policy.deceased_permits,
         "undelivered_denies": policy.undelivered_notice_denies,
     }
-    if scheme == PSEUDONYM_SCHEME:
-        params["secret_hex"] = secret.hex()
-    else:
-        params["ipad"], params["opad"] = _hmac_pads(secret)
-    decide_params = {k: v for k, v in params.items() if k not in ("secret_hex", "ipad", "opad")}
-    hash_params = {k: v for k, v in params.items() if k in ("secret_hex", "ipad", "opad")}
     try:
-        db.execute("CREATE OR REPLACE TEMP TABLE release_decided AS " + _SQL.format(permits=_PERMITS), decide_params)
-        return arrow_of(db.sql(_PSEUDONYMS_SQL.format(pseudonym=_PSEUDONYM_SQL[scheme]), params=hash_params))
+        sql = _SQL.format(permits=_PERMITS, reasons=_REASON_TYPE, pseudonym=_PSEUDONYM_SQL[scheme])
+        decided = arrow_of(db.sql(sql, params={**decide_params, **_pseudonym_params(scheme, secret)}))
+        if decided.num_rows < cases.num_rows:  # some ids are repeated or unknown: report the unknown ones
+            unknown = arrow_of(db.sql(_UNKNOWN_SQL.format(reasons=_REASON_TYPE))).cast(decided.schema)
+            decided = pa.concat_tables([decided, unknown])
+        return decided
     finally:
-        db.execute("DROP TABLE IF EXISTS release_decided")
         for name in ("cases", "membership", "enrolments", "state"):
             db.unregister(name)
         if con is None:

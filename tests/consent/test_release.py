@@ -140,7 +140,31 @@ def test_releases_made_with_the_earlier_hmac_scheme_are_reproduced_with_it() -> 
         day(1000),
         b"s" * 32,
     )
-    for scheme in ("hmac-sha256-128", "sha256-prefix-128"):
+    for scheme in ("hmac-sha256-128", "sha256-prefix-128", "sha256-k128-128"):
         (row,) = filter_release(*args, scheme=scheme).to_pylist()
         assert row["release_pseudonym"] == release_pseudonym(b"s" * 32, "case-1", scheme)
     assert release_pseudonym(b"s" * 32, "case-1", "hmac-sha256-128") != release_pseudonym(b"s" * 32, "case-1")
+
+
+def test_repeated_case_ids_are_decided_once_and_unknown_ones_reported_once() -> None:
+    members = [{"case_id": f"case-{n}", "subject": f"{n:064x}"} for n in range(3)]
+    enrolments = [{"subject": m["subject"], "category": "B", "enrolled_at": format_instant(T0)} for m in members]
+    requested = ["case-0", "case-1", "case-0", "nobody", "nobody", "case-2", "case-1"]
+    out = filter_release(
+        pa.table({"case_id": requested}),
+        pa.Table.from_pylist(members),
+        pa.Table.from_pylist(enrolments),
+        STATE_SCHEMA.empty_table(),
+        DATASET,
+        frozenset({"DUO:0000042"}),
+        Policy(),
+        day(1000),
+        b"s" * 32,
+    )
+    rows = sorted((r["case_id"], r["reason"], r["permit"]) for r in out.to_pylist())
+    assert rows == [
+        ("case-0", "category_b_default", True),
+        ("case-1", "category_b_default", True),
+        ("case-2", "category_b_default", True),
+        ("nobody", "unknown_case", False),
+    ]
