@@ -116,13 +116,13 @@ def release_data(n: int) -> tuple[pa.Table, pa.Table, pa.Table, pa.Table]:
     return cases, membership, enrolments, state
 
 
-def bench_release_filter(n: int) -> None:
+def bench_release_filter(n: int, memory_limit: str | None = None) -> None:
     cases, membership, enrolments, state = release_data(n)
     use = Use(DATASET, "DUO:0000006")
     policy = Policy()
     secret = b"k" * 32
     con = duckdb.connect()
-    configure(con, threads=os.cpu_count() or 2)
+    configure(con, memory_limit=memory_limit, threads=os.cpu_count() or 2)
     with PeakMemory() as mem:
         seconds, out = timed(
             lambda: filter_release(
@@ -168,7 +168,8 @@ def bench_release_filter(n: int) -> None:
 
     naive_seconds, _ = timed(naive)
     print(
-        f"release filter duckdb: {n:,} cases x {n:,} subjects in {seconds:.2f} s, peak +{mem.peak / 2**20:,.0f} MiB, "
+        f"release filter duckdb{f' (memory_limit {memory_limit})' if memory_limit else ''}: "
+        f"{n:,} cases x {n:,} subjects in {seconds:.2f} s, peak +{mem.peak / 2**20:,.0f} MiB, "
         f"{released:,} released | baseline plain duckdb anti-join {base_seconds:.2f} s "
         f"(peak +{base_mem.peak / 2**20:,.0f} MiB, {base.num_rows:,} rows) | ratio {seconds / base_seconds:.2f}"
     )
@@ -388,10 +389,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--only", choices=("filter", "withdrawals", "api"), help="run one figure only")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn workers for the API figure")
+    parser.add_argument("--memory-limit", help="DuckDB memory_limit of the release filter (e.g. 1GB; spills beyond)")
     args = parser.parse_args(argv)
     quick = args.quick
     if args.only in (None, "filter"):
-        bench_release_filter(args.cases or (100_000 if quick else 10_000_000))
+        bench_release_filter(args.cases or (100_000 if quick else 10_000_000), args.memory_limit)
     with tempfile.TemporaryDirectory() as tmp:
         if args.only in (None, "withdrawals"):
             bench_withdrawals(*((50, 1_000, 1_000) if quick else (1_000, 10_000, 10_000)), Path(tmp) / "with")

@@ -74,8 +74,9 @@ _PSEUDONYM_SQL = {
 # two cores, so there are as few as possible and they carry little. The requested cases are found with one
 # semi-join (membership probes a hash of the request, which also drops repeated ids); unknown ids are looked
 # for only when that finds fewer rows than were asked for. Choices (few rows) and notices (many) are folded
-# separately; the notice fold is reduced to its verdict before the join, and the enrolment to category and
-# one flag, so the joins carry short values instead of timestamps.
+# separately, the notice fold reduced to its verdict, and both joined into one table of subjects with state;
+# each enrolled subject's reason is decided from it before the cases are touched, so a case makes one probe
+# and carries a one-byte ENUM reason instead of timestamps.
 _SQL = """
 WITH st AS (SELECT * FROM state WHERE scope_dataset IN ('*', $dataset) AND effective_at <= $at),
 ch AS (
@@ -107,23 +108,25 @@ nt AS (
 ),
 -- one table of the subjects with any state, so each case probes it once
 sx AS (SELECT subject, ch.choice, nt.notice, nt.dead FROM nt FULL JOIN ch USING (subject)),
-en AS (SELECT subject, category, enrolled_at > $at AS late FROM enrolments),
-c AS (SELECT case_id, subject FROM membership WHERE case_id IN (SELECT CAST(case_id AS VARCHAR) FROM cases)),
-decided AS (
-  SELECT c.case_id, c.subject,
+-- each enrolled subject's reason, decided before the case list is touched
+sd AS (
+  SELECT en.subject, CAST(
     CASE
-      WHEN en.subject IS NULL OR en.late THEN 'not_enrolled'
+      WHEN en.enrolled_at > $at THEN 'not_enrolled'
       WHEN NOT $deceased_permits AND coalesce(sx.dead, false) THEN 'deceased'
       WHEN sx.choice IS NOT NULL THEN sx.choice
       WHEN en.category = 'A' THEN 'no_consent'
       WHEN en.category = 'B' THEN 'category_b_default'
       ELSE coalesce(sx.notice, 'notice_not_sent')
-    END AS reason
-  FROM c
-  LEFT JOIN en ON en.subject = c.subject
-  LEFT JOIN sx ON sx.subject = c.subject
+    END AS {reasons}) AS reason
+  FROM enrolments en LEFT JOIN sx ON sx.subject = en.subject
+),
+c AS (SELECT case_id, subject FROM membership WHERE case_id IN (SELECT CAST(case_id AS VARCHAR) FROM cases)),
+decided AS (
+  SELECT c.case_id, c.subject, coalesce(sd.reason, CAST('not_enrolled' AS {reasons})) AS reason
+  FROM c LEFT JOIN sd ON sd.subject = c.subject
 )
-SELECT case_id, subject, CAST(reason AS {reasons}) AS reason, reason IN ({permits}) AS permit,
+SELECT case_id, subject, reason, reason IN ({permits}) AS permit,
        CASE WHEN reason IN ({permits}) THEN {pseudonym} END AS release_pseudonym
 FROM decided
 """
