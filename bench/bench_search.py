@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -210,10 +211,17 @@ def _http(backend: _Backend, tmp: Path, cases: list[tuple[str, dict[str, list[st
 
 
 def main(argv: list[str]) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="fairgate-bench-search-"))
+    try:
+        _run(argv, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # about 0.8 GB at 100k records
+
+
+def _run(argv: list[str], tmp: Path) -> None:
     quick = "--quick" in argv
     n = 2_000 if quick else 100_000
     rounds = 3 if quick else 10
-    tmp = Path(tempfile.mkdtemp(prefix="fairgate-bench-search-"))
 
     start = time.perf_counter()
     docs = [build_document(ds, guid) for guid, ds in generate(n)]
