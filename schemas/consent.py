@@ -270,7 +270,7 @@ class ReleaseManifest(BaseModel):
     output_sha256: str
     pseudonym_scheme: str = Field(
         default="hmac-sha256-128",
-        description="how cases were re-keyed (sha256-prefix-128 since 2026-11; older manifests: hmac-sha256-128)",
+        description="how cases were re-keyed (now sha256-k128-128; earlier: sha256-prefix-128, hmac-sha256-128)",
     )
 
 
