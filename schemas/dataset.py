@@ -421,10 +421,8 @@ class Dataset(_Model):
         return text_in(self.description, lang)
 
     def all_keywords(self) -> list[str]:
-        out: list[str] = []
-        for words in self.keywords.values():
-            out.extend(w for w in words if w not in out)
-        return out
+        # Every keyword once, in first-seen order (a dict keeps order and makes the check O(1)).
+        return list(dict.fromkeys(w for words in self.keywords.values() for w in words))
 
     def content(self) -> dict[str, Any]:
         """What counts as the record's content (for hashing): everything but the GUID."""
