@@ -8,7 +8,7 @@ adds the headers that make a GUID machine-actionable, and answers 410 for tombst
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
@@ -105,7 +105,7 @@ def signposting(stored: StoredDataset, base_url: str) -> str:
     for dist in ds.distributions:
         if dist.download_url:
             kind = f'; type="{dist.media_type}"' if dist.media_type else ""
-            links.append(f"<{dist.download_url}>; rel=\"item\"{kind}")
+            links.append(f'<{dist.download_url}>; rel="item"{kind}')
     return ", ".join(links)
 
 
@@ -133,7 +133,8 @@ def rdf_response(stored: StoredDataset, fmt: str, settings: Settings) -> Respons
     )
 
 
-@router.api_route("/guid/{guid:path}", methods=["GET", "HEAD"], summary="Resolve a GUID (content negotiation)")
+@router.head("/guid/{guid:path}", include_in_schema=False)
+@router.get("/guid/{guid:path}", summary="Resolve a GUID (content negotiation)")
 def resolve(request: Request, guid: str) -> Response:
     from catalog.web import pages  # the HTML view belongs to the web package
 
@@ -163,19 +164,23 @@ def resolve(request: Request, guid: str) -> Response:
     return response
 
 
+def _also_head(path: str, endpoint: Any) -> None:
+    # HEAD as its own route outside the OpenAPI document: one route with both methods gives
+    # both operations the same operation id, which OpenAPI forbids.
+    router.add_api_route(path, endpoint, methods=["HEAD"], include_in_schema=False, response_class=Response)
+
+
 def _dataset_route(suffix: str, fmt: str) -> None:
     def serve(request: Request, guid: str) -> Response:
         ctx = _ctx(request)
         return rdf_response(ctx.store.get(guid), fmt, ctx.settings)
 
     serve.__name__ = f"dataset_as_{suffix}"
+    path = f"/dataset/{{guid:path}}.{suffix}"
     router.add_api_route(
-        f"/dataset/{{guid:path}}.{suffix}",
-        serve,
-        methods=["GET", "HEAD"],
-        summary=f"One dataset as {MEDIA_TYPES[fmt]}",
-        response_class=Response,
+        path, serve, methods=["GET"], summary=f"One dataset as {MEDIA_TYPES[fmt]}", response_class=Response
     )
+    _also_head(path, serve)
 
 
 def deployment_catalog(settings: Settings) -> Catalog:
@@ -215,14 +220,20 @@ def _catalog_route(suffix: str, fmt: str) -> None:
     ) -> Response:
         ctx = _ctx(request)
         total = ctx.store.count()
-        paging = Paging(url=f"{ctx.settings.base_url}/catalog.{suffix}?per_page={per_page}",
-                        page=page, per_page=per_page, total=total)
+        paging = Paging(
+            url=f"{ctx.settings.base_url}/catalog.{suffix}?per_page={per_page}",
+            page=page,
+            per_page=per_page,
+            total=total,
+        )
         if page > paging.last_page:
             raise HTTPException(
                 404,
-                detail={"code": "no_such_page",
-                        "message": f"the catalog has {paging.last_page} page(s) of {per_page}; ask for page 1 to "
-                        f"{paging.last_page}"},
+                detail={
+                    "code": "no_such_page",
+                    "message": f"the catalog has {paging.last_page} page(s) of {per_page}; ask for page 1 to "
+                    f"{paging.last_page}",
+                },
             )
         items = _page_of(ctx.store, page, per_page)
         graph = catalog_graph(
@@ -243,10 +254,11 @@ def _catalog_route(suffix: str, fmt: str) -> None:
     router.add_api_route(
         f"/catalog.{suffix}",
         serve,
-        methods=["GET", "HEAD"],
+        methods=["GET"],
         summary=f"The catalog as {MEDIA_TYPES[fmt]}, paged (hydra:PartialCollectionView)",
         response_class=Response,
     )
+    _also_head(f"/catalog.{suffix}", serve)
 
 
 for _suffix, _fmt in SUFFIXES.items():
