@@ -187,10 +187,11 @@ def create_bench_app() -> Any:
     """The consent router alone, configured from ``FAIRGATE_*`` variables (uvicorn ``--factory`` target)."""
     from fastapi import FastAPI
 
-    from consent.api import router
+    from consent.api import router, use_settings
 
     app = FastAPI()
     app.include_router(router, prefix="/api/consent")
+    use_settings(app, ConsentSettings())  # read once from FAIRGATE_*, as an app does, not per request
     return app
 
 
@@ -225,23 +226,77 @@ async def _load(
 
 def run_load(
     base_url: str, subjects: list[str], clients: int, per_client: int, limit_s: float, tag: str
-) -> tuple[list[float], str | None]:
-    """Entry point of the load-generator process (spawned, so it shares no interpreter with the server).
-    Failures come back as text: exception objects do not always survive the trip between processes."""
+) -> tuple[list[float], float, str | None]:
+    """Entry point of the load-generator process (spawned, so it shares no interpreter with the server):
+    latencies, the CPU seconds the generator itself used, and a failure as text (exception objects do not
+    always survive the trip between processes)."""
     import asyncio
 
+    cpu = time.process_time()
     try:
-        return asyncio.run(_load(base_url, subjects, clients, per_client, limit_s, tag)), None
+        latencies = asyncio.run(_load(base_url, subjects, clients, per_client, limit_s, tag))
+        return latencies, time.process_time() - cpu, None
     except Exception as exc:
-        return [], f"{type(exc).__name__}: {exc}"
+        return [], 0.0, f"{type(exc).__name__}: {exc}"
 
 
-def _loaded(pool: Any, *args: Any) -> list[float]:
-    latencies, error = pool.apply(run_load, args)
+def _loaded(pool: Any, *args: Any) -> tuple[list[float], float]:
+    latencies, cpu, error = pool.apply(run_load, args)
     if error:
         raise RuntimeError(f"load generator failed: {error}")
-    result: list[float] = latencies
-    return result
+    return latencies, cpu
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds used so far by these processes (those still alive)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            times = psutil.Process(pid).cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def _backend_pids(pg_url: str) -> list[int]:
+    """PostgreSQL server processes serving connections to the bench database (other users' excluded)."""
+    import psycopg
+
+    name = pg_url.rsplit("/", 1)[1]
+    with psycopg.connect(pg_url.replace("+psycopg", "").rsplit("/", 1)[0] + "/" + name) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (name,)
+        ).fetchall()
+    return [int(pid) for (pid,) in rows]
+
+
+def bare_insert_rate(pg_url: str, connections: int, per_connection: int) -> float:
+    """Ceiling of durable single-row transactions: ``connections`` threads each INSERT + COMMIT one small
+    row at a time (synchronous_commit on, so each COMMIT waits for its WAL flush; PostgreSQL flushes the
+    commits that wait together at once). No application code at all."""
+    import psycopg
+
+    url = pg_url.replace("+psycopg", "")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS bench_bare_insert (id bigserial PRIMARY KEY, body text)")
+    links = [psycopg.connect(url) for _ in range(connections)]
+
+    def write(conn: Any) -> None:
+        for _ in range(per_connection):
+            conn.execute("INSERT INTO bench_bare_insert (body) VALUES (%s)", ("x" * 200,))
+            conn.commit()
+
+    threads = [threading.Thread(target=write, args=(c,)) for c in links]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - start
+    for conn in links:
+        conn.close()
+    return connections * per_connection / seconds
 
 
 def _serve(pg_url: str, data_dir: Path, workers: int) -> tuple[subprocess.Popen[bytes], int]:
@@ -284,15 +339,23 @@ def bench_api_appends(pg_url: str, clients: int, per_client: int, data_dir: Path
     registry.enrol([EnrolmentInput(s, DATASET, "NTU", Category.C, NOW - timedelta(days=30)) for s in subjects])
     direct = [EventRequest(subject=subjects[i % len(subjects)], kind=EventKind.NOTICE_SENT) for i in range(500)]
     direct_seconds, _ = timed(lambda: [registry.append([r]) for r in direct])
+    bare = bare_insert_rate(pg_url, clients, max(per_client // 2, 5))
 
     server, port = _serve(pg_url, data_dir, workers)
     try:
         # Warm every worker's connection pool before timing, so the figure is the steady state.
         with multiprocessing.get_context("spawn").Pool(1) as pool:
             _loaded(pool, f"http://127.0.0.1:{port}", subjects, clients, 2, 60.0, "warm")
-            seconds, latencies = timed(
+            served = [server.pid] + [c.pid for c in psutil.Process(server.pid).children(recursive=True)]
+            backends = _backend_pids(pg_url)
+            before = (_cpu_seconds(served), _cpu_seconds(backends), psutil.cpu_times())
+            seconds, (latencies, load_cpu) = timed(
                 lambda: _loaded(pool, f"http://127.0.0.1:{port}", subjects, clients, per_client, 300.0, "run")
             )
+            server_cpu = _cpu_seconds(served) - before[0]
+            pg_cpu = _cpu_seconds(backends) - before[1]
+            machine = psutil.cpu_times()
+            busy = sum(machine) - machine.idle - (sum(before[2]) - before[2].idle)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -304,9 +367,12 @@ def bench_api_appends(pg_url: str, clients: int, per_client: int, data_dir: Path
         f"api appends postgresql: {clients} clients (separate process, httpx async) x {per_client} = {total:,} events "
         f"to uvicorn --workers {workers} in {seconds:.2f} s = {total / seconds:,.0f} events/s, p50 "
         f"{latencies[len(latencies) // 2] * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, verify "
-        f"{'ok' if result.ok else 'FAILED'} ({result.events_checked:,} events, {verify_seconds:.2f} s) | baseline "
-        f"direct registry.append, 1 writer: {len(direct) / direct_seconds:,.0f} events/s | ratio "
-        f"{(total / seconds) / (len(direct) / direct_seconds):.2f}"
+        f"{'ok' if result.ok else 'FAILED'} ({result.events_checked:,} events, {verify_seconds:.2f} s); CPU per "
+        f"event: server {server_cpu / total * 1000:.2f} ms, postgres {pg_cpu / total * 1000:.2f} ms, load "
+        f"generator {load_cpu / total * 1000:.2f} ms; machine busy {busy / seconds:.2f} of {psutil.cpu_count()} "
+        f"cores | baseline direct registry.append, 1 writer: {len(direct) / direct_seconds:,.0f} events/s "
+        f"(ratio {(total / seconds) / (len(direct) / direct_seconds):.2f}); bare INSERT+COMMIT, {clients} "
+        f"connections, no app: {bare:,.0f} rows/s (ratio {(total / seconds) / bare:.2f})"
     )
     registry.engine.dispose()
 
@@ -341,7 +407,11 @@ def _load_releases(path: Path, releases: int, members: int, pool: int) -> None:
     for ix in indexes:
         db.execute(str(CreateIndex(ix).compile(dialect=sqlite_dialect.dialect())))
     db.commit()
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db.close()
+    # The load skipped fsync; flush it now, or the first durable commit timed below would pay for it.
+    with open(path / "consent.db", "rb+") as f:
+        os.fsync(f.fileno())
 
 
 _OWED_READ = """

@@ -6,6 +6,7 @@ Thin: each route calls :class:`consent.registry.ConsentRegistry` like the CLI do
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import threading
 import uuid
@@ -14,12 +15,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import pyarrow as pa
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Response, status
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request, Response, status
 from fastapi import Path as PathParam
 from pydantic import BaseModel
 
 from consent.audit import Actor, accepted_request_id
 from consent.errors import ConsentError, IdempotencyConflict, NotFound
+from consent.group_commit import GroupCommitter
 from consent.interchange import consent_receipt, fhir_consents
 from consent.registry import ConsentRegistry
 from consent.release import create_release, manifest_of
@@ -40,16 +42,24 @@ from schemas.consent import (
 Pseudonym = Annotated[str, PathParam(pattern=r"^[0-9a-f]{64}$", description="subject pseudonym (64 hex)")]
 
 
-def get_consent_settings() -> ConsentSettings:
-    """Settings of the registry; the app overrides this dependency with its own Settings."""
-    return ConsentSettings()
+async def get_consent_settings(request: Request) -> ConsentSettings:
+    """Settings of the registry: those an app gave :func:`use_settings`, else read from the environment.
+    (A dependency override works too, but FastAPI re-inspects an override's signature on every request.)
+    The dependencies here are ``async``: cheap, and a plain ``def`` would cost a thread hop per request."""
+    settings: ConsentSettings | None = getattr(request.app.state, "consent_settings", None)
+    return settings if settings is not None else ConsentSettings()
+
+
+def use_settings(app: FastAPI, settings: ConsentSettings) -> None:
+    """Serve the consent routes of ``app`` with ``settings`` (read once, shared by every request)."""
+    app.state.consent_settings = settings
 
 
 _registries: dict[tuple[str, str], ConsentRegistry] = {}
 _lock = threading.Lock()
 
 
-def get_registry(settings: Annotated[ConsentSettings, Depends(get_consent_settings)]) -> ConsentRegistry:
+async def get_registry(settings: Annotated[ConsentSettings, Depends(get_consent_settings)]) -> ConsentRegistry:
     """One registry (one engine and pool) per database and key file, shared by all requests."""
     key = (settings.resolved_consent_database_url(), str(settings.resolved_pseudonym_key_file()))
     with _lock:
@@ -58,11 +68,23 @@ def get_registry(settings: Annotated[ConsentSettings, Depends(get_consent_settin
         return _registries[key]
 
 
+_committers: dict[tuple[int, int], GroupCommitter] = {}
+
+
+async def get_committer(registry: Annotated[ConsentRegistry, Depends(get_registry)]) -> GroupCommitter:
+    """The group committer of this registry on this event loop (a worker's appends share transactions)."""
+    key = (id(registry), id(asyncio.get_running_loop()))
+    committer = _committers.get(key)
+    if committer is None or committer.registry is not registry:
+        committer = _committers[key] = GroupCommitter(registry)
+    return committer
+
+
 def _error(status_code: int, code: str, message: str, headers: dict[str, str] | None = None) -> HTTPException:
     return HTTPException(status_code, detail={"code": code, "message": message}, headers=headers)
 
 
-def require_steward(
+async def require_steward(
     settings: Annotated[ConsentSettings, Depends(get_consent_settings)],
     authorization: Annotated[str | None, Header()] = None,
 ) -> None:
@@ -84,7 +106,7 @@ def require_steward(
         )
 
 
-def acting_steward(response: Response, x_request_id: Annotated[str | None, Header()] = None) -> Actor:
+async def acting_steward(response: Response, x_request_id: Annotated[str | None, Header()] = None) -> Actor:
     """The audited identity of a request: the steward token, with the client's correlation id when it is
     a UUID or long hex (else one of ours); echoed back as ``X-Request-ID``."""
     request_id = accepted_request_id(x_request_id)
@@ -112,15 +134,16 @@ class RecordedEvent(BaseModel):
 
 
 @router.post("/events", status_code=201, response_model=RecordedEvent)
-def record_event(
+async def record_event(
     request: EventRequest,
-    registry: Registry,
+    committer: Annotated[GroupCommitter, Depends(get_committer)],
     settings: Settings,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> RecordedEvent:
-    """Append one event; a retry with the same ``Idempotency-Key`` returns the original event."""
+    """Append one event; a retry with the same ``Idempotency-Key`` returns the original event. Answered
+    after the commit (shared with concurrent requests: group commit)."""
     try:
-        (event,) = registry.append([request], [idempotency_key])
+        event = await committer.append(request, idempotency_key)
     except ConsentError as exc:
         raise _refusal(exc) from None
     return RecordedEvent(event=event, receipt=consent_receipt(event, settings))
@@ -254,4 +277,4 @@ def audit_log(
     return registry.audit_log(subject, since, action, limit, who)
 
 
-__all__ = ["get_consent_settings", "get_registry", "require_steward", "router"]
+__all__ = ["get_consent_settings", "get_registry", "require_steward", "router", "use_settings"]

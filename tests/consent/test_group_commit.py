@@ -1,0 +1,107 @@
+"""Group commit: requests queued while a batch is being written share the next transaction, each caller gets
+its own event or its own refusal, and a concurrent retry of one idempotency key never writes twice."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from consent.errors import ConsentError
+from consent.group_commit import GroupCommitter
+from consent.registry import ConsentRegistry, EnrolmentInput
+from schemas.consent import Category, ConsentEvent, EventKind, EventRequest
+from tests.consent.subjects import DATASET, T0, national_id
+
+
+class HeldRegistry:
+    """Wraps a registry: the first append waits until released, and every batch's size is recorded."""
+
+    def __init__(self, registry: ConsentRegistry) -> None:
+        self.registry = registry
+        self.inside = threading.Event()
+        self.release = threading.Event()
+        self.batches: list[int] = []
+
+    def append(self, requests: Sequence[EventRequest], keys: Sequence[str | None]) -> list[ConsentEvent]:
+        if not self.batches:
+            self.inside.set()
+            self.release.wait(30)
+        self.batches.append(len(requests))
+        return self.registry.append(requests, keys)
+
+
+def _subjects(registry: ConsentRegistry, count: int) -> list[str]:
+    subjects = [registry.pseudonymiser.subject(national_id(n)) for n in range(1, count + 1)]
+    registry.enrol([EnrolmentInput(s, DATASET, "NTU", Category.C, T0) for s in subjects])
+    return subjects
+
+
+def _run_held(
+    registry: ConsentRegistry, first: EventRequest, queued: list[tuple[EventRequest, str | None]]
+) -> tuple[HeldRegistry, list[Any]]:
+    """The first request's batch is held inside its write until every other request has queued behind it."""
+    held = HeldRegistry(registry)
+    committer = GroupCommitter(held)  # type: ignore[arg-type]
+
+    async def scenario() -> list[Any]:
+        lead = asyncio.ensure_future(committer.append(first, "lead"))
+        await asyncio.to_thread(held.inside.wait, 30)
+        rest = [asyncio.ensure_future(committer.append(r, k)) for r, k in queued]
+        await asyncio.sleep(0)  # every request is queued now: the loop ran each task up to its await
+        assert len(committer._queue) == len(queued)
+        held.release.set()
+        return list(await asyncio.gather(lead, *rest, return_exceptions=True))
+
+    return held, asyncio.run(scenario())
+
+
+def test_requests_queued_during_a_commit_share_the_next_transaction(registry: ConsentRegistry) -> None:
+    subjects = _subjects(registry, 6)
+    queued: list[tuple[EventRequest, str | None]] = [
+        (EventRequest(subject=s, kind=EventKind.OPTED_OUT), f"k{i}") for i, s in enumerate(subjects[1:])
+    ]
+    held, results = _run_held(registry, EventRequest(subject=subjects[0], kind=EventKind.NOTICE_SENT), queued)
+    assert held.batches == [1, 5]
+    assert all(isinstance(r, ConsentEvent) for r in results)
+    assert [r.subject for r in results] == subjects
+    assert registry.verify().ok
+
+
+def test_a_refused_request_fails_alone_and_its_batch_is_still_written(registry: ConsentRegistry) -> None:
+    subjects = _subjects(registry, 3)
+    stranger = registry.pseudonymiser.subject(national_id(99))
+    queued: list[tuple[EventRequest, str | None]] = [
+        (EventRequest(subject=subjects[1], kind=EventKind.OPTED_OUT), None),
+        (EventRequest(subject=stranger, kind=EventKind.OPTED_OUT), None),
+        (EventRequest(subject=subjects[2], kind=EventKind.OPTED_OUT), None),
+    ]
+    _held, results = _run_held(registry, EventRequest(subject=subjects[0], kind=EventKind.NOTICE_SENT), queued)
+    assert isinstance(results[2], ConsentError) and "not enrolled" in str(results[2])
+    assert [type(r) for r in (results[0], results[1], results[3])] == [ConsentEvent] * 3
+    assert sum(len(registry.events_of(s)) for s in subjects) == 3
+
+
+def test_a_concurrent_retry_of_one_key_returns_the_one_stored_event(registry: ConsentRegistry) -> None:
+    subjects = _subjects(registry, 2)
+    again = EventRequest(subject=subjects[1], kind=EventKind.OPTED_OUT)
+    queued: list[tuple[EventRequest, str | None]] = [(again, "same"), (again, "same")]
+    held, results = _run_held(registry, EventRequest(subject=subjects[0], kind=EventKind.NOTICE_SENT), queued)
+    assert held.batches == [1, 1, 1]  # the retry waits for the batch holding its key, then finds the event
+    assert results[1].event_id == results[2].event_id
+    assert len(registry.events_of(subjects[1])) == 1
+
+
+def test_a_retry_with_different_content_is_refused(registry: ConsentRegistry) -> None:
+    subjects = _subjects(registry, 2)
+    queued: list[tuple[EventRequest, str | None]] = [
+        (EventRequest(subject=subjects[1], kind=EventKind.OPTED_OUT), "same"),
+        (EventRequest(subject=subjects[1], kind=EventKind.NOTICE_SENT), "same"),
+    ]
+    _held, results = _run_held(registry, EventRequest(subject=subjects[0], kind=EventKind.NOTICE_SENT), queued)
+    assert isinstance(results[1], ConsentEvent)
+    with pytest.raises(ConsentError, match="already used"):
+        raise results[2]
