@@ -58,10 +58,23 @@ def document_of(stored: StoredDataset) -> SearchDocument:
     return build_document(stored.dataset, stored.guid, updated=stored.updated_at)
 
 
+@runtime_checkable
+class AppliesChanges(Protocol):
+    """A backend that applies a group of store changes itself (tantivy: one commit, no
+    delete for records the store has just created)."""
+
+    def apply_changes(self, changes: Sequence[Change]) -> None: ...
+
+
 def apply_changes(index: SearchIndex, changes: Sequence[Change]) -> None:
     """Keep ``index`` current with what the store just committed."""
-    gone = [c.guid for c in changes if c.kind == "tombstoned"]
-    live = [document_of(c.stored) for c in changes if c.kind != "tombstoned"]
+    if isinstance(index, AppliesChanges):
+        index.apply_changes(changes)
+        return
+    # The last change of a record decides (a group may tombstone and then restore it).
+    final = {c.guid: c for c in changes}.values()
+    gone = [c.guid for c in final if c.kind == "tombstoned"]
+    live = [document_of(c.stored) for c in final if c.kind != "tombstoned"]
     if live:
         index.upsert(live)
     if gone:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass, field
+from functools import cache
 
 from catalog.search.terms import Terms
 from catalog.search.text import STOPWORDS, normalise, pieces, stem
@@ -154,6 +155,7 @@ def plan_query(raw: str, terms: Terms) -> QueryPlan:
     return QueryPlan(clauses=clauses, highlight=highlight, concepts=concept_ids)
 
 
+@cache  # concept ids are the vocabulary's few hundred; indexing asks for them per record
 def concept_token(concept_id: str) -> str:
     """The index token standing for a vocabulary concept (letters and digits only)."""
     return "cx" + re.sub(r"[^0-9a-z]", "", concept_id.lower())

@@ -148,6 +148,11 @@ def pieces(normalised: str) -> list[Piece]:
     return out
 
 
+def piece_starts(normalised: str) -> list[int]:
+    """Where each piece of already-normalised text starts (offsets into it)."""
+    return [m.start() for m in _TOKEN.finditer(normalised)]
+
+
 def analyse_piece(piece: Piece) -> Analysed:
     if not piece.cjk:
         return Analysed([stem(piece.text)], [])

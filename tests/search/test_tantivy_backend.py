@@ -11,11 +11,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from catalog.search.document import build_document
-from catalog.search.index import open_index
+from catalog.search.index import apply_changes, open_index
 from catalog.search.query import SearchQuery
 from catalog.search.tantivy_backend import POINTER, TantivyIndex, _analyzer
+from catalog.search.text import analyse
 from catalog.settings import Settings
-from catalog.store import StoredDataset
+from catalog.store import Change, StoredDataset
 from schemas import Dataset
 from tests.search.test_bad_input import QUERIES
 from tests.search.test_contract import ZH_ONLY
@@ -29,8 +30,52 @@ def _stored(guid: str, title: str, status: str = "active") -> StoredDataset:
     )
 
 
-def test_tokenizer_emits_single_han_characters_and_whole_words() -> None:
-    assert _analyzer().analyze("肺部 ct scan2 腦轉移") == ["肺", "部", "ct", "scan2", "腦", "轉", "移"]
+def test_tokenizer_gives_back_the_analysed_units_single_han_characters_and_whole_words() -> None:
+    units = analyse("肺部 CT scans2 腦轉移，Ｘ光 x-ray").units
+    assert units == ["肺", "部", "ct", "scans2", "腦", "轉", "移", "x", "光", "x", "ray"]
+    assert _analyzer().analyze(" ".join(units)) == units
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(max_size=60))
+def test_tokenizer_reproduces_the_units_of_any_text(text: str) -> None:
+    units = analyse(text).units
+    assert _analyzer().analyze(" ".join(units)) == units
+
+
+def _change(kind: str, guid: str, title: str) -> Change:
+    status = "tombstoned" if kind == "tombstoned" else "active"
+    return Change(kind, guid, _stored(guid, title, status))  # type: ignore[arg-type]
+
+
+def test_a_group_of_changes_leaves_each_record_as_its_last_change_says(tmp_path: Path) -> None:
+    index = TantivyIndex.open(tmp_path / "search")
+    apply_changes(index, [_change("created", "a", "Kidney ultrasound"), _change("created", "b", "Kidney biopsy")])
+    apply_changes(
+        index,
+        [
+            _change("updated", "a", "Kidney ultrasound follow-up"),
+            _change("updated", "a", "Kidney ultrasound second follow-up"),
+            _change("tombstoned", "b", "Kidney biopsy"),
+            _change("restored", "b", "Kidney biopsy"),
+            _change("created", "c", "Kidney stones"),
+            _change("tombstoned", "c", "Kidney stones"),
+        ],
+    )
+    assert index.count() == 2
+    hits = index.search(SearchQuery(q="kidney")).hits
+    assert sorted(h.guid for h in hits) == ["a", "b"]
+    assert [h.guid for h in index.search(SearchQuery(q="second")).hits] == ["a"]
+    assert index.search(SearchQuery(q="stones")).total == 0
+
+
+def test_a_created_record_already_in_a_stale_index_is_replaced_not_doubled(tmp_path: Path) -> None:
+    # A store recreated under an old index folder says "created" for a GUID the index holds.
+    index = TantivyIndex.open(tmp_path / "search")
+    apply_changes(index, [_change("created", "a", "Kidney ultrasound")])
+    apply_changes(index, [_change("created", "a", "Kidney ultrasound again"), _change("created", "d", "Liver")])
+    assert index.count() == 2
+    assert [h.guid for h in index.search(SearchQuery(q="kidney")).hits] == ["a"]
 
 
 def test_rebuild_swaps_the_whole_index_and_other_handles_follow(tmp_path: Path) -> None:
