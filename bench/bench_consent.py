@@ -374,7 +374,8 @@ def bench_api_appends(pg_url: str, clients: int, per_client: int, data_dir: Path
                 lambda: _loaded(pool, f"http://127.0.0.1:{port}", subjects, clients, per_client, 300.0, "run")
             )
             server_cpu = _cpu_seconds(served) - before[0]
-            pg_cpu = _cpu_seconds(backends) - before[1]
+            # Workers open pool connections as load grows: backends that appeared during the run count whole.
+            pg_cpu = _cpu_seconds(sorted(set(backends) | set(_backend_pids(pg_url)))) - before[1]
             machine = psutil.cpu_times()
             busy = sum(machine) - machine.idle - (sum(before[2]) - before[2].idle)
     finally:
