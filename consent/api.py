@@ -139,14 +139,16 @@ async def record_event(
     committer: Annotated[GroupCommitter, Depends(get_committer)],
     settings: Settings,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
-) -> RecordedEvent:
+) -> Response:
     """Append one event; a retry with the same ``Idempotency-Key`` returns the original event. Answered
     after the commit (shared with concurrent requests: group commit)."""
     try:
         event = await committer.append(request, idempotency_key)
     except ConsentError as exc:
         raise _refusal(exc) from None
-    return RecordedEvent(event=event, receipt=consent_receipt(event, settings))
+    # Serialised once by the model itself; returning the model would have FastAPI validate it again.
+    body = RecordedEvent(event=event, receipt=consent_receipt(event, settings)).model_dump_json()
+    return Response(body, status_code=201, media_type="application/json")
 
 
 @router.get("/events/{event_id}/receipt")
