@@ -105,21 +105,20 @@ class Terms:
     def find(self, units: Sequence[str]) -> list[ConceptMatch]:
         """Leftmost-longest, non-overlapping concept matches in a unit stream."""
         out: list[ConceptMatch] = []
-        i, n = 0, len(units)
+        n = len(units)
         by_first = self._by_first
-        while i < n:
-            entries = by_first.get(units[i])
-            if entries:
-                for form, ids in entries:
-                    end = i + len(form)
-                    if end <= n and (len(form) == 1 or tuple(units[i:end]) == form):
-                        out.append(ConceptMatch(i, end, ids))
-                        i = end
-                        break
-                else:
-                    i += 1
-            else:
-                i += 1
+        # Runs per indexed text: look only at units that start some form (few of them),
+        # found by one comprehension, not a Python step per unit.
+        after = 0
+        for i in [i for i, u in enumerate(units) if u in by_first]:
+            if i < after:  # inside the previous match
+                continue
+            for form, ids in by_first[units[i]]:
+                end = i + len(form)
+                if end <= n and (len(form) == 1 or tuple(units[i:end]) == form):
+                    out.append(ConceptMatch(i, end, ids))
+                    after = end
+                    break
         return out
 
     def for_modality(self, code: str) -> set[str]:

@@ -164,13 +164,14 @@ def analyse(text: str) -> Analysed:
     """Token streams of raw text (normalised here). Hot path of indexing: kept flat."""
     units: list[str] = []
     bigrams: list[str] = []
-    for m in _TOKEN.finditer(normalise(text)):
-        run = m.group(1)
+    # findall's (run, word) tuples cost less than a match object and two group() calls.
+    for run, word in _TOKEN.findall(normalise(text)):
         if run:
             units.extend(run)
-            bigrams.extend(map(operator.add, run, run[1:]))
+            if len(run) > 1:
+                bigrams.extend(map(operator.add, run, run[1:]))
         else:
-            units.append(stem(m.group(2)))
+            units.append(stem(word) if word[-1] == "s" else word)  # stem() changes only words in -s
     return Analysed(units, bigrams)
 
 
