@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 
-from catalog.search.index import SearchIndex
+from catalog.search.index import SearchIndex, apply_changes
 from catalog.search.query import QueryError, SearchQuery
+from catalog.store import Change, StoredDataset
 from schemas import Dataset
 from schemas.dataset import Agent, CaseCounts, ImagingInfo
 
@@ -238,3 +239,33 @@ def test_any_query_string_returns_results_or_nothing(make_index: MakeIndex, quer
     index = make_index(ZH_ONLY)
     res = index.search(SearchQuery(q=query))
     assert res.total >= 0 and len(res.hits) <= 20
+
+
+def _change(kind: str, guid: str, title: str) -> Change:
+    now = datetime(2024, 1, 1, tzinfo=UTC)
+    stored = StoredDataset(
+        dataset=_ds({"en": title}), guid=guid, revision=1, content_hash="x", created_at=now, updated_at=now,
+        status="tombstoned" if kind == "tombstoned" else "active",
+    )
+    return Change(kind, guid, stored)  # type: ignore[arg-type]
+
+
+def test_a_group_of_changes_leaves_each_record_as_its_last_change_says(make_index: MakeIndex) -> None:
+    # A bulk writer's commits reach the index in groups: a record may change twice in one.
+    index = make_index({})
+    apply_changes(index, [_change("created", "a", "Kidney ultrasound"), _change("created", "b", "Kidney biopsy")])
+    apply_changes(
+        index,
+        [
+            _change("updated", "a", "Kidney ultrasound follow-up"),
+            _change("updated", "a", "Kidney ultrasound second follow-up"),
+            _change("tombstoned", "b", "Kidney biopsy"),
+            _change("restored", "b", "Kidney biopsy"),
+            _change("created", "c", "Kidney stones"),
+            _change("tombstoned", "c", "Kidney stones"),
+        ],
+    )
+    assert index.count() == 2
+    assert sorted(h.guid for h in index.search(SearchQuery(q="kidney")).hits) == ["a", "b"]
+    assert [h.guid for h in index.search(SearchQuery(q="second")).hits] == ["a"]
+    assert index.search(SearchQuery(q="stones")).total == 0

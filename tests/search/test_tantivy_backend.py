@@ -48,27 +48,6 @@ def _change(kind: str, guid: str, title: str) -> Change:
     return Change(kind, guid, _stored(guid, title, status))  # type: ignore[arg-type]
 
 
-def test_a_group_of_changes_leaves_each_record_as_its_last_change_says(tmp_path: Path) -> None:
-    index = TantivyIndex.open(tmp_path / "search")
-    apply_changes(index, [_change("created", "a", "Kidney ultrasound"), _change("created", "b", "Kidney biopsy")])
-    apply_changes(
-        index,
-        [
-            _change("updated", "a", "Kidney ultrasound follow-up"),
-            _change("updated", "a", "Kidney ultrasound second follow-up"),
-            _change("tombstoned", "b", "Kidney biopsy"),
-            _change("restored", "b", "Kidney biopsy"),
-            _change("created", "c", "Kidney stones"),
-            _change("tombstoned", "c", "Kidney stones"),
-        ],
-    )
-    assert index.count() == 2
-    hits = index.search(SearchQuery(q="kidney")).hits
-    assert sorted(h.guid for h in hits) == ["a", "b"]
-    assert [h.guid for h in index.search(SearchQuery(q="second")).hits] == ["a"]
-    assert index.search(SearchQuery(q="stones")).total == 0
-
-
 def test_a_created_record_already_in_a_stale_index_is_replaced_not_doubled(tmp_path: Path) -> None:
     # A store recreated under an old index folder says "created" for a GUID the index holds.
     index = TantivyIndex.open(tmp_path / "search")
