@@ -18,18 +18,18 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from catalog.search.document import SearchDocument, facet_label
+from catalog.search.document import SearchDocument
 from catalog.search.embedded import RELAX_BELOW, hit_of
 from catalog.search.index import Progress, Suggestion, active, document_of
 from catalog.search.plan import Clause, QueryPlan, concept_token, plan_query
 from catalog.search.query import (
     FACETS,
     Facet,
-    FacetValue,
     SearchQuery,
     SearchResults,
     decode_cursor,
     encode_cursor,
+    facet_of,
 )
 from catalog.search.terms import Terms, document_concepts, load_terms
 from catalog.search.text import analyse, normalise, pieces, to_traditional
@@ -68,8 +68,17 @@ MAPPINGS: dict[str, Any] = {
     },
 }
 # Same field weights as the embedded backend: title > keywords > description, concepts lower.
-_FIELDS = ["title^10", "title.zh^10", "title.en^10", "keywords^5", "keywords.zh^5", "keywords.en^5",
-           "description", "description.zh", "description.en"]
+_FIELDS = [
+    "title^10",
+    "title.zh^10",
+    "title.en^10",
+    "keywords^5",
+    "keywords.zh^5",
+    "keywords.en^5",
+    "description",
+    "description.zh",
+    "description.en",
+]
 _PHRASE_FIELDS = ["title^10", "keywords^5", "description"]
 
 
@@ -271,9 +280,7 @@ class ElasticsearchIndex:
     def _body(
         self, query: SearchQuery, plan: QueryPlan, es: dict[str, Any], after: dict[str, Any] | None
     ) -> dict[str, Any]:
-        selected = {
-            name: {"terms": {f"f_{name}": values}} for name, values in query.filters.items()
-        }
+        selected = {name: {"terms": {f"f_{name}": values}} for name, values in query.filters.items()}
         # "all" counts what the query matches before filters (post_filter applies after aggs).
         aggs: dict[str, Any] = {"all": {"filter": {"match_all": {}}}}
         size = max(query.facet_limit, 1)
@@ -308,22 +315,16 @@ class ElasticsearchIndex:
         if query.facet_limit == 0:
             return []
         out: list[Facet] = []
-        for name, (en, zh) in FACETS.items():
+        for name in FACETS:
             buckets = res["aggregations"][f"facet_{name}"]["values"]["buckets"]
             counts = {str(b["key"]): int(b["doc_count"]) for b in buckets}
-            chosen = query.filters.get(name, [])
-            ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[: query.facet_limit]
-            listed = {v for v, _ in ranked}
-            ranked += [(v, counts.get(v, 0)) for v in chosen if v not in listed]
             out.append(
-                Facet(
-                    name=name,
-                    label={"en": en, "zh-Hant": zh},
-                    values=[
-                        FacetValue(value=v, count=c, label=labels.get((name, v)) or facet_label(name, v),
-                                   selected=v in chosen)
-                        for v, c in ranked
-                    ],
+                facet_of(
+                    name,
+                    counts,
+                    query.filters.get(name, []),
+                    query.facet_limit,
+                    labels,
                 )
             )
         return out
@@ -346,11 +347,12 @@ class ElasticsearchIndex:
             if normalise(text).find(norm) >= 0
         ][:limit]
         kw = self.client.search(
-            index=self.alias, size=0, query={"prefix": {"suggest_keywords": norm}},
+            index=self.alias,
+            size=0,
+            query={"prefix": {"suggest_keywords": norm}},
             aggs={"kw": {"terms": {"field": "f_keyword", "size": 50}}},
         )
         for b in kw["aggregations"]["kw"]["buckets"]:
             if normalise(str(b["key"])).startswith(norm) and len(out) < limit:
                 out.append(Suggestion(text=str(b["key"]), kind="keyword", count=int(b["doc_count"])))
         return out
-

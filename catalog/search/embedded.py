@@ -34,12 +34,12 @@ from catalog.search.plan import Clause, QueryPlan, concept_token, plan_query
 from catalog.search.query import (
     FACETS,
     Facet,
-    FacetValue,
     Hit,
     SearchQuery,
     SearchResults,
     decode_cursor,
     encode_cursor,
+    facet_of,
 )
 from catalog.search.terms import Terms, document_concepts, load_terms
 from catalog.search.text import analyse, normalise, pieces
@@ -404,9 +404,7 @@ class EmbeddedIndex:
             assert self._file is not None
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             return sum(
-                Path(str(self._file) + s).stat().st_size
-                for s in ("", "-wal")
-                if Path(str(self._file) + s).exists()
+                Path(str(self._file) + s).stat().st_size for s in ("", "-wal") if Path(str(self._file) + s).exists()
             )
 
     # --- reading -------------------------------------------------------------------------
@@ -423,8 +421,7 @@ class EmbeddedIndex:
 
     def _matches(self, plan: QueryPlan) -> list[tuple[int, float]]:
         sql = (
-            f"SELECT rowid, bm25(fts, {', '.join(map(str, WEIGHTS))}) AS s FROM fts "
-            "WHERE fts MATCH ? ORDER BY s, rowid"
+            f"SELECT rowid, bm25(fts, {', '.join(map(str, WEIGHTS))}) AS s FROM fts WHERE fts MATCH ? ORDER BY s, rowid"
         )
         try:
             rows = list(self._db.execute(sql, (fts_expression(plan, True),)))
@@ -475,9 +472,7 @@ class EmbeddedIndex:
         hits = self._hits(page, plan, query)
         cursor = encode_cursor(query, next_pos) if next_pos is not None else None
         facets = self._facets(query, mem, matched, selected, hits_bits, rows, total)
-        expanded = [
-            {"id": c, **self.terms.concepts[c].labels} for c in plan.concepts if c in self.terms.concepts
-        ]
+        expanded = [{"id": c, **self.terms.concepts[c].labels} for c in plan.concepts if c in self.terms.concepts]
         return SearchResults(total=total, hits=hits, facets=facets, next_cursor=cursor, expanded=expanded)
 
     def _page(
@@ -564,7 +559,7 @@ class EmbeddedIndex:
         if query.facet_limit == 0:
             return []
         out: list[Facet] = []
-        for facet, (en, zh) in FACETS.items():
+        for facet in FACETS:
             base = hits_bits
             if facet in selected:
                 # Multi-select: a facet's own selection must not hide its other values.
@@ -586,23 +581,13 @@ class EmbeddedIndex:
                 )
             else:
                 counts = {v: c for v, bits in values.items() if (c := _popcount(base & bits))}
-            chosen = set(query.filters.get(facet, []))
-            ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[: query.facet_limit]
-            listed = {v for v, _ in ranked}
-            ranked += [(v, counts.get(v, 0)) for v in query.filters.get(facet, []) if v not in listed]
             out.append(
-                Facet(
-                    name=facet,
-                    label={"en": en, "zh-Hant": zh},
-                    values=[
-                        FacetValue(
-                            value=v,
-                            count=c,
-                            label=mem.labels.get((facet, v), {"en": v, "zh-Hant": v}),
-                            selected=v in chosen,
-                        )
-                        for v, c in ranked
-                    ],
+                facet_of(
+                    facet,
+                    counts,
+                    query.filters.get(facet, []),
+                    query.facet_limit,
+                    mem.labels,
                 )
             )
         return out
@@ -731,4 +716,3 @@ def _write_batch(conn: sqlite3.Connection, docs: Sequence[SearchDocument], terms
         for doc in docs:
             _write_doc(conn, doc, terms)
     return len(docs)
-

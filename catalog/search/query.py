@@ -6,9 +6,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from catalog.search.document import facet_label
 
 Sort = Literal["relevance", "newest", "title", "cases"]
 SORTS: tuple[str, ...] = ("relevance", "newest", "title", "cases")
@@ -71,8 +74,9 @@ class SearchQuery(BaseModel):
 
     def fingerprint(self) -> str:
         """What a cursor belongs to: the same words, filters and sort."""
-        blob = json.dumps([self.q, sorted((k, sorted(v)) for k, v in self.filters.items()), self.sort,
-                           self.lang], ensure_ascii=False)
+        blob = json.dumps(
+            [self.q, sorted((k, sorted(v)) for k, v in self.filters.items()), self.sort, self.lang], ensure_ascii=False
+        )
         return hashlib.sha1(blob.encode("utf-8")).hexdigest()[:12]
 
 
@@ -87,6 +91,30 @@ class Facet(BaseModel):
     name: str
     label: dict[str, str]
     values: list[FacetValue]
+
+
+def facet_of(
+    name: str,
+    counts: Mapping[str, int],
+    chosen: Sequence[str],
+    limit: int,
+    labels: Mapping[tuple[str, str], dict[str, str]],
+) -> Facet:
+    """One facet as every backend answers it: the ``limit`` most frequent values (ties by value),
+    then each chosen value not among them with its count (0 if none), so a selection never
+    disappears from its own facet. Labels come from the index, else from the vocabulary."""
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+    listed = {v for v, _ in ranked}
+    ranked += [(v, counts.get(v, 0)) for v in chosen if v not in listed]
+    en, zh = FACETS[name]
+    return Facet(
+        name=name,
+        label={"en": en, "zh-Hant": zh},
+        values=[
+            FacetValue(value=v, count=c, label=labels.get((name, v)) or facet_label(name, v), selected=v in chosen)
+            for v, c in ranked
+        ],
+    )
 
 
 class Hit(BaseModel):
@@ -136,7 +164,6 @@ def decode_cursor(query: SearchQuery) -> dict[str, Any] | None:
         raise QueryError("the cursor is not one this server handed out; start again without it") from exc
     if data.get("f") != query.fingerprint():
         raise QueryError(
-            "the cursor belongs to a different search (words, filters or sort changed); "
-            "start again without it"
+            "the cursor belongs to a different search (words, filters or sort changed); start again without it"
         )
     return data

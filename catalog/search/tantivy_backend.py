@@ -28,19 +28,19 @@ from typing import Any
 
 import tantivy
 
-from catalog.search.document import SearchDocument, facet_label
+from catalog.search.document import SearchDocument
 from catalog.search.embedded import RELAX_BELOW, hit_of
 from catalog.search.index import Progress, Suggestion, active, document_of
 from catalog.search.plan import Clause, QueryPlan, concept_token, plan_query
 from catalog.search.query import (
     FACETS,
     Facet,
-    FacetValue,
     Hit,
     SearchQuery,
     SearchResults,
     decode_cursor,
     encode_cursor,
+    facet_of,
 )
 from catalog.search.terms import Terms, document_concepts, load_terms
 from catalog.search.text import analyse, normalise, piece_starts
@@ -229,9 +229,7 @@ def _clause_phrases(clause: Clause) -> list[tantivy.Query]:
     return out
 
 
-def compile_plan(
-    plan: QueryPlan, require_all: bool = True, filters: Sequence[tantivy.Query] = ()
-) -> tantivy.Query:
+def compile_plan(plan: QueryPlan, require_all: bool = True, filters: Sequence[tantivy.Query] = ()) -> tantivy.Query:
     """The scored tantivy query of a plan (built only from analysed tokens, never parsed text),
     restricted to ``filters``.
 
@@ -654,23 +652,14 @@ class TantivyIndex:
             for name, body in result.items():
                 take(name, body)
         out: list[Facet] = []
-        for facet, (en, zh) in FACETS.items():
-            found = counts.get(facet, {})
-            chosen = query.filters.get(facet, [])
-            ranked = sorted(found.items(), key=lambda kv: (-kv[1], kv[0]))[: query.facet_limit]
-            listed = {v for v, _ in ranked}
-            ranked += [(v, found.get(v, 0)) for v in chosen if v not in listed]
+        for facet in FACETS:
             out.append(
-                Facet(
-                    name=facet,
-                    label={"en": en, "zh-Hant": zh},
-                    values=[
-                        FacetValue(
-                            value=v, count=c, label=self._labels.get((facet, v)) or facet_label(facet, v),
-                            selected=v in chosen,
-                        )
-                        for v, c in ranked
-                    ],
+                facet_of(
+                    facet,
+                    counts.get(facet, {}),
+                    query.filters.get(facet, []),
+                    query.facet_limit,
+                    self._labels,
                 )
             )
         return out
