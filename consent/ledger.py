@@ -9,19 +9,48 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from schemas.consent import ConsentEvent
+from schemas.consent import Channel, ConsentEvent, EventKind
+
+# The canonical form of a hash payload: sorted keys, no spaces, UTF-8 as is. Never change it: every stored
+# hash was computed over these bytes.
+_canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+
+
+def payload_hash(payload: Mapping[str, Any]) -> str:
+    """SHA-256 hex of a hash payload (the shape of :meth:`ConsentEvent.hash_payload`: plain JSON values)."""
+    return hashlib.sha256(_canonical(payload).encode()).hexdigest()
 
 
 def event_hash(event: ConsentEvent) -> str:
     """SHA-256 over the canonical JSON of every field but the hash itself (prev_hash included)."""
-    payload = json.dumps(event.hash_payload(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(payload.encode()).hexdigest()
+    return payload_hash(event.hash_payload())
 
 
 def sealed(event: ConsentEvent) -> ConsentEvent:
     """``event`` with its hash filled in."""
     return event.model_copy(update={"hash": event_hash(event)})
+
+
+def sealed_from_payload(payload: Mapping[str, Any], effective_at: datetime, recorded_at: datetime) -> ConsentEvent:
+    """A new event built once from its hash payload (the plain values :meth:`ConsentEvent.hash_payload`
+    gives, instants formatted) and the same two instants as aware UTC datetimes, its hash filled in.
+
+    The write path's way to seal: the payload is hashed as it stands and the event is assembled without a
+    second validation or copy (every value already has its model type's form).
+    """
+    return ConsentEvent.model_construct(
+        **{
+            **payload,
+            "kind": EventKind(payload["kind"]),
+            "channel": Channel(payload["channel"]),
+            "effective_at": effective_at,
+            "recorded_at": recorded_at,
+            "hash": payload_hash(payload),
+        }
+    )
 
 
 @dataclass(frozen=True)

@@ -24,13 +24,13 @@ from sqlalchemy import Connection, Engine, and_, bindparam, func, or_, select, t
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from consent import audit
+from consent import audit, pg_append
 from consent import tables as t
 from consent.audit import Actor
 from consent.database import bulk_insert, create_schema, make_engine
 from consent.decide import Use
 from consent.errors import ConsentError, IdempotencyConflict, NotFound
-from consent.ledger import ChainBreak, checkpoint_hash, sealed, verify_chain
+from consent.ledger import ChainBreak, checkpoint_hash, sealed_from_payload, verify_chain
 from consent.pseudonyms import Pseudonymiser, load_or_create_key
 from consent.settings import ConsentSettings
 from consent.state import ALL, StateEntry, StateKey, apply, decide_current
@@ -110,27 +110,6 @@ def _row_to_event(row: Any) -> ConsentEvent:
         prev_hash=row.prev_hash,
         hash=row.hash,
     )
-
-
-def _event_row(event: ConsentEvent, key: str | None, req_hash: str | None) -> dict[str, Any]:
-    return {
-        "event_id": event.event_id,
-        "subject": event.subject,
-        "seq": event.seq,
-        "kind": event.kind.value,
-        "scope_dataset": event.scope_dataset,
-        "scope_purpose": event.scope_purpose,
-        "effective_at": format_instant(event.effective_at),
-        "recorded_at": format_instant(event.recorded_at),
-        "channel": event.channel.value,
-        "actor": event.actor,
-        "evidence": event.evidence,
-        "institution": event.institution,
-        "idempotency_key": key,
-        "request_hash": req_hash,
-        "prev_hash": event.prev_hash,
-        "hash": event.hash,
-    }
 
 
 def _chunks(items: Sequence[Any], size: int = 5000) -> Iterable[Sequence[Any]]:
@@ -347,12 +326,20 @@ class ConsentRegistry:
         now: datetime | None,
     ) -> list[ConsentEvent]:
         moment = utc(now or now_utc())
-        hashes = [request_hash(r) for r in requests]
-        existing: dict[str, Any] = {}
         wanted = [k for k in keys if k]
-        if wanted:
-            for row in conn.execute(select(t.events).where(t.events.c.idempotency_key.in_(wanted))):
-                existing[row.idempotency_key] = row
+        subjects = sorted({r.subject for r in requests})  # sorted: the order chain heads are locked in
+        fast = conn.dialect.name == "postgresql"
+        # One look at what the batch needs: stored events of its keys, the enrolments (they serve both the
+        # checks and the institution each event is filed under) and every chain head, created if new and
+        # row-locked until commit. Locked before the checks: a refused batch only rolls back.
+        if fast:
+            existing, enrolled, heads = pg_append.prepare(conn, wanted, subjects)
+        else:
+            existing = self._events_by_key(conn, wanted)
+            enrolled = self._enrolled(conn, subjects)
+            heads = self._lock_heads(conn, subjects)
+        # Only a keyed request can be retried, so only its fingerprint is kept.
+        hashes = {i: request_hash(requests[i]) for i, key in enumerate(keys) if key}
         todo: list[int] = []
         for i, key in enumerate(keys):
             if key and key in existing:
@@ -362,50 +349,66 @@ class ConsentRegistry:
                     )
             else:
                 todo.append(i)
-        subjects = sorted({requests[i].subject for i in todo})
-        # One read of the enrolments serves both the checks and the institution each event is filed under.
-        enrolled = self._enrolled(conn, subjects)
         for i in todo:
             problem = self._problem(requests[i], enrolled.get(requests[i].subject, {}), moment)
             if problem:
                 raise ConsentError(f"event {i + 1} ({requests[i].kind.value}): {problem}")
         if not todo:
             return [_row_to_event(existing[str(key)]) for key in keys]
-        heads = self._lock_heads(conn, subjects)
         institutions = _institutions(enrolled)
+        normalise = purposes().normalise
+        recorded = format_instant(moment)
         new_events: list[ConsentEvent] = []
         rows: list[dict[str, Any]] = []
+        advanced: dict[str, tuple[int, str]] = {}
         by_index: dict[int, ConsentEvent] = {}
         for i in todo:
             r = requests[i]
             seq, prev = heads[r.subject]
-            institution = (
-                r.institution or institutions.get((r.subject, r.scope_dataset)) or institutions.get((r.subject, None))
-            )
-            event = sealed(
-                ConsentEvent(
-                    event_id=str(uuid.uuid4()),
-                    subject=r.subject,
-                    seq=seq + 1,
-                    kind=r.kind,
-                    scope_dataset=r.scope_dataset,
-                    scope_purpose=purposes().normalise(r.scope_purpose) if r.scope_purpose else None,
-                    effective_at=utc(r.effective_at) if r.effective_at else moment,
-                    recorded_at=moment,
-                    channel=r.channel,
-                    actor=r.actor,
-                    evidence=r.evidence,
-                    institution=institution,
-                    prev_hash=prev,
-                )
-            )
-            heads[r.subject] = (event.seq, event.hash)
+            effective = utc(r.effective_at) if r.effective_at else moment
+            payload = {
+                "event_id": str(uuid.uuid4()),
+                "subject": r.subject,
+                "seq": seq + 1,
+                "kind": r.kind.value,
+                "scope_dataset": r.scope_dataset,
+                "scope_purpose": normalise(r.scope_purpose) if r.scope_purpose else None,
+                "effective_at": format_instant(effective) if r.effective_at else recorded,
+                "recorded_at": recorded,
+                "channel": r.channel.value,
+                "actor": r.actor,
+                "evidence": r.evidence,
+                "institution": r.institution
+                or institutions.get((r.subject, r.scope_dataset))
+                or institutions.get((r.subject, None)),
+                "prev_hash": prev,
+            }
+            event = sealed_from_payload(payload, effective, moment)
+            heads[r.subject] = advanced[r.subject] = (event.seq, event.hash)
             new_events.append(event)
             by_index[i] = event
-            rows.append(_event_row(event, keys[i], hashes[i]))
-        # Writes below are one cached single-row statement run over all rows; with RETURNING, SQLAlchemy
-        # sends them as multi-row INSERTs (insertmanyvalues): one round trip per 1,000 rows and no compile
-        # per batch size (a VALUES list of N rows would be compiled anew for every N).
+            rows.append({**payload, "idempotency_key": keys[i], "request_hash": hashes.get(i), "hash": event.hash})
+        if fast:
+            pg_append.write(conn, rows, advanced)
+        else:
+            self._write_events(conn, rows, advanced)
+        self._update_state(conn, new_events)
+        self._propagate_withdrawals(conn, [e.event_id for e in new_events if e.kind in REFUSALS], moment)
+        return [by_index[i] if i in by_index else _row_to_event(existing[str(key)]) for i, key in enumerate(keys)]
+
+    @staticmethod
+    def _events_by_key(conn: Connection, keys: list[str]) -> dict[str, Any]:
+        """Stored events of these idempotency keys, by key."""
+        found: dict[str, Any] = {}
+        for chunk in _chunks(keys):
+            for row in conn.execute(select(t.events).where(t.events.c.idempotency_key.in_(chunk))):
+                found[row.idempotency_key] = row
+        return found
+
+    def _write_events(self, conn: Connection, rows: list[dict[str, Any]], heads: dict[str, tuple[int, str]]) -> None:
+        """The general (SQLAlchemy Core) write of sealed event rows and their advanced chain heads."""
+        # One cached single-row statement run over all rows; with RETURNING, SQLAlchemy sends them as
+        # multi-row INSERTs (insertmanyvalues): one round trip per 1,000 rows and no compile per batch size.
         conn.execute(t.events.insert().returning(t.events.c.id), rows)
         dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
         advance = dialect.insert(t.chain_heads)
@@ -416,12 +419,6 @@ class ConsentRegistry:
             advance.returning(t.chain_heads.c.subject),
             [{"subject": s, "seq": seq, "hash": h} for s, (seq, h) in heads.items()],
         )
-        self._update_state(conn, new_events)
-        self._propagate_withdrawals(conn, [e.event_id for e in new_events if e.kind in REFUSALS], moment)
-        out: list[ConsentEvent] = []
-        for i, key in enumerate(keys):
-            out.append(by_index[i] if i in by_index else _row_to_event(existing[str(key)]))
-        return out
 
     def _lock_heads(self, conn: Connection, subjects: list[str]) -> dict[str, tuple[int, str]]:
         """Each subject's chain head, created if new and row-locked for this transaction, in one statement
