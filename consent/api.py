@@ -1,7 +1,9 @@
 """Steward REST routes of the consent registry (``router``, mounted by the app under ``/api/consent``).
 
 Every route needs the steward bearer token from settings (503 when none is configured, 401 when wrong).
-Thin: each route calls :class:`consent.registry.ConsentRegistry` like the CLI does.
+Thin: each route calls :class:`consent.registry.ConsentRegistry` like the CLI does. ``POST /events`` is the
+hot path (many clients appending at once): it checks the token itself and parses and answers JSON in one
+step each, instead of going through FastAPI's dependency and model machinery per request.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from typing import Annotated, Any
 import pyarrow as pa
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request, Response, status
 from fastapi import Path as PathParam
-from pydantic import BaseModel
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
 
 from consent.audit import Actor, accepted_request_id
 from consent.errors import ConsentError, IdempotencyConflict, NotFound
@@ -57,38 +60,49 @@ def use_settings(app: FastAPI, settings: ConsentSettings) -> None:
 
 _registries: dict[tuple[str, str], ConsentRegistry] = {}
 _lock = threading.Lock()
+_last: tuple[ConsentSettings, ConsentRegistry] | None = None
 
 
-async def get_registry(settings: Annotated[ConsentSettings, Depends(get_consent_settings)]) -> ConsentRegistry:
-    """One registry (one engine and pool) per database and key file, shared by all requests."""
+def registry_for(settings: ConsentSettings) -> ConsentRegistry:
+    """One registry (one engine and pool) per database and key file, shared by all requests. The settings
+    object last seen is remembered, so an app's one settings object costs an identity check per request."""
+    global _last
+    last = _last
+    if last is not None and last[0] is settings:
+        return last[1]
     key = (settings.resolved_consent_database_url(), str(settings.resolved_pseudonym_key_file()))
     with _lock:
         if key not in _registries:
             _registries[key] = ConsentRegistry.from_settings(settings)
-        return _registries[key]
+        registry = _registries[key]
+    _last = (settings, registry)
+    return registry
 
 
-_committers: dict[tuple[int, int], GroupCommitter] = {}
+async def get_registry(settings: Annotated[ConsentSettings, Depends(get_consent_settings)]) -> ConsentRegistry:
+    return registry_for(settings)
 
 
-async def get_committer(registry: Annotated[ConsentRegistry, Depends(get_registry)]) -> GroupCommitter:
+# The loop is kept beside its committer: a loop that is still referenced cannot lend its id to a new one.
+_committers: dict[tuple[int, int], tuple[asyncio.AbstractEventLoop, GroupCommitter]] = {}
+
+
+def committer_for(registry: ConsentRegistry) -> GroupCommitter:
     """The group committer of this registry on this event loop (a worker's appends share transactions)."""
-    key = (id(registry), id(asyncio.get_running_loop()))
-    committer = _committers.get(key)
-    if committer is None or committer.registry is not registry:
-        committer = _committers[key] = GroupCommitter(registry)
-    return committer
+    loop = asyncio.get_running_loop()
+    key = (id(registry), id(loop))
+    found = _committers.get(key)
+    if found is None or found[1].registry is not registry:
+        found = _committers[key] = (loop, GroupCommitter(registry))
+    return found[1]
 
 
 def _error(status_code: int, code: str, message: str, headers: dict[str, str] | None = None) -> HTTPException:
     return HTTPException(status_code, detail={"code": code, "message": message}, headers=headers)
 
 
-async def require_steward(
-    settings: Annotated[ConsentSettings, Depends(get_consent_settings)],
-    authorization: Annotated[str | None, Header()] = None,
-) -> None:
-    """Bearer token check; with no token configured the routes stay closed (503), never open."""
+def check_steward(settings: ConsentSettings, authorization: str | None) -> None:
+    """Bearer token check (constant-time); with no token configured the routes stay closed (503), never open."""
     if not settings.steward_token:
         raise _error(
             status.HTTP_503_SERVICE_UNAVAILABLE,
@@ -106,6 +120,14 @@ async def require_steward(
         )
 
 
+async def require_steward(
+    settings: Annotated[ConsentSettings, Depends(get_consent_settings)],
+    authorization: Annotated[str | None, Header()] = None,
+) -> None:
+    """The token check as a dependency: every route but ``POST /events`` (which calls it itself) has it."""
+    check_steward(settings, authorization)
+
+
 async def acting_steward(response: Response, x_request_id: Annotated[str | None, Header()] = None) -> Actor:
     """The audited identity of a request: the steward token, with the client's correlation id when it is
     a UUID or long hex (else one of ours); echoed back as ``X-Request-ID``."""
@@ -114,7 +136,9 @@ async def acting_steward(response: Response, x_request_id: Annotated[str | None,
     return Actor("steward", request_id)
 
 
-router = APIRouter(tags=["consent"], dependencies=[Depends(require_steward)])
+router = APIRouter(tags=["consent"])
+# Every other route is declared on this one, included at the end: the token check is its dependency.
+guarded = APIRouter(tags=["consent"], dependencies=[Depends(require_steward)])
 Registry = Annotated[ConsentRegistry, Depends(get_registry)]
 Settings = Annotated[ConsentSettings, Depends(get_consent_settings)]
 Steward = Annotated[Actor, Depends(acting_steward)]
@@ -133,17 +157,63 @@ class RecordedEvent(BaseModel):
     receipt: dict[str, Any]
 
 
-@router.post("/events", status_code=201, response_model=RecordedEvent)
-async def record_event(
-    request: EventRequest,
-    committer: Annotated[GroupCommitter, Depends(get_committer)],
-    settings: Settings,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
-) -> Response:
+_IDEMPOTENCY_KEY_MAX = 200
+
+
+def _event_request_schema() -> dict[str, Any]:
+    """EventRequest's JSON schema for the OpenAPI document; its enums refer to the document's components
+    (ConsentEvent, answered by other routes here, puts them there)."""
+    schema = EventRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+    schema.pop("$defs", None)
+    return schema
+
+
+# POST /events reads its body and headers itself; this documents them as FastAPI would have.
+_EVENTS_OPENAPI: dict[str, Any] = {
+    "parameters": [
+        {
+            "name": "idempotency-key",
+            "in": "header",
+            "required": False,
+            "description": "a retry with the same key returns the original event",
+            "schema": {"type": "string", "maxLength": _IDEMPOTENCY_KEY_MAX},
+        },
+        {"name": "authorization", "in": "header", "required": True, "schema": {"type": "string"}},
+    ],
+    "requestBody": {"required": True, "content": {"application/json": {"schema": _event_request_schema()}}},
+}
+
+
+def _invalid(errors: list[Any]) -> RequestValidationError:
+    """FastAPI's own 422 for a bad request (the app's handler shapes it). Callers leave the inputs out of
+    the errors: a subject field may hold what a pseudonym should have replaced (a national id)."""
+    return RequestValidationError(errors)
+
+
+@router.post("/events", status_code=201, response_model=RecordedEvent, openapi_extra=_EVENTS_OPENAPI)
+async def record_event(request: Request, settings: Settings) -> Response:
     """Append one event; a retry with the same ``Idempotency-Key`` returns the original event. Answered
     after the commit (shared with concurrent requests: group commit)."""
+    check_steward(settings, request.headers.get("authorization"))
+    key = request.headers.get("idempotency-key")
+    if key is not None and len(key) > _IDEMPOTENCY_KEY_MAX:
+        raise _invalid(
+            [
+                {
+                    "type": "string_too_long",
+                    "loc": ("header", "idempotency-key"),
+                    "msg": f"String should have at most {_IDEMPOTENCY_KEY_MAX} characters",
+                    "ctx": {"max_length": _IDEMPOTENCY_KEY_MAX},
+                }
+            ]
+        )
     try:
-        event = await committer.append(request, idempotency_key)
+        event_request = EventRequest.model_validate_json(await request.body())
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_input=False, include_context=False)
+        raise _invalid([{**e, "loc": ("body", *e["loc"])} for e in errors]) from None
+    try:
+        event = await committer_for(registry_for(settings)).append(event_request, key)
     except ConsentError as exc:
         raise _refusal(exc) from None
     # Serialised once by the model itself; returning the model would have FastAPI validate it again.
@@ -151,7 +221,7 @@ async def record_event(
     return Response(body, status_code=201, media_type="application/json")
 
 
-@router.get("/events/{event_id}/receipt")
+@guarded.get("/events/{event_id}/receipt")
 def event_receipt(event_id: str, registry: Registry, settings: Settings, who: Steward) -> dict[str, Any]:
     event = registry.event(event_id, who)
     if event is None:
@@ -159,17 +229,17 @@ def event_receipt(event_id: str, registry: Registry, settings: Settings, who: St
     return consent_receipt(event, settings)
 
 
-@router.get("/subjects/{pseudonym}/enrolments")
+@guarded.get("/subjects/{pseudonym}/enrolments")
 def subject_enrolments(pseudonym: Pseudonym, registry: Registry, who: Steward) -> list[Enrolment]:
     return registry.enrolments_of(pseudonym, who)
 
 
-@router.get("/subjects/{pseudonym}/events")
+@guarded.get("/subjects/{pseudonym}/events")
 def subject_events(pseudonym: Pseudonym, registry: Registry, who: Steward) -> list[ConsentEvent]:
     return registry.events_of(pseudonym, who)
 
 
-@router.get("/subjects/{pseudonym}/decisions")
+@guarded.get("/subjects/{pseudonym}/decisions")
 def subject_decisions(
     pseudonym: Pseudonym,
     registry: Registry,
@@ -185,14 +255,14 @@ def subject_decisions(
         raise _error(422, "invalid_purpose", str(exc)) from None
 
 
-@router.get("/subjects/{pseudonym}/fhir")
+@guarded.get("/subjects/{pseudonym}/fhir")
 def subject_fhir(pseudonym: Pseudonym, registry: Registry, settings: Settings, who: Steward) -> dict[str, Any]:
     """The subject's choices as a FHIR R5 Bundle of Consent resources."""
     events, enrolments = registry.subject_record(pseudonym, who, "subject.fhir")
     return fhir_consents(pseudonym, events, enrolments, settings)
 
 
-@router.get("/report")
+@guarded.get("/report")
 def report(registry: Registry, who: Steward) -> list[InstitutionReport]:
     return registry.report(who)
 
@@ -205,7 +275,7 @@ class VerifyReport(BaseModel):
     problems: list[str]
 
 
-@router.post("/verify")
+@guarded.post("/verify")
 def verify(registry: Registry, who: Steward) -> VerifyReport:
     result = registry.verify(who)
     problems = [result.first_break.describe()] if result.first_break else []
@@ -218,7 +288,7 @@ def verify(registry: Registry, who: Steward) -> VerifyReport:
     )
 
 
-@router.post("/releases", status_code=201)
+@guarded.post("/releases", status_code=201)
 def create(request: ReleaseRequest, registry: Registry, settings: Settings, who: Steward) -> ReleaseManifest:
     """Filter the case list by consent now; files go under ``<data_dir>/releases/``."""
     out = Path(settings.data_dir) / "releases" / str(uuid.uuid4())
@@ -239,7 +309,7 @@ def create(request: ReleaseRequest, registry: Registry, settings: Settings, who:
         raise _refusal(exc) from None
 
 
-@router.get("/releases/{release_id:path}/manifest")
+@guarded.get("/releases/{release_id:path}/manifest")
 def release_manifest(release_id: str, registry: Registry, who: Steward) -> ReleaseManifest:
     try:
         return manifest_of(registry, release_id, who)
@@ -247,7 +317,7 @@ def release_manifest(release_id: str, registry: Registry, who: Steward) -> Relea
         raise _refusal(exc) from None
 
 
-@router.get("/withdrawal-notices")
+@guarded.get("/withdrawal-notices")
 def withdrawal_notices(
     registry: Registry, who: Steward, release: str | None = None, pending: bool = False
 ) -> list[WithdrawalNotice]:
@@ -258,7 +328,7 @@ class Acknowledgement(BaseModel):
     by: str
 
 
-@router.post("/withdrawal-notices/{notice_id}/acknowledge")
+@guarded.post("/withdrawal-notices/{notice_id}/acknowledge")
 def acknowledge(notice_id: str, body: Acknowledgement, registry: Registry, who: Steward) -> WithdrawalNotice:
     try:
         return registry.acknowledge(notice_id, body.by, who=who)
@@ -266,7 +336,7 @@ def acknowledge(notice_id: str, body: Acknowledgement, registry: Registry, who: 
         raise _refusal(exc) from None
 
 
-@router.get("/audit")
+@guarded.get("/audit")
 def audit_log(
     registry: Registry,
     who: Steward,
@@ -279,4 +349,6 @@ def audit_log(
     return registry.audit_log(subject, since, action, limit, who)
 
 
-__all__ = ["get_consent_settings", "get_registry", "require_steward", "router", "use_settings"]
+router.include_router(guarded)
+
+__all__ = ["check_steward", "get_consent_settings", "get_registry", "require_steward", "router", "use_settings"]
