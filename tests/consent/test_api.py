@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from datetime import date, timedelta
 
@@ -12,7 +14,7 @@ from fastapi.testclient import TestClient
 from consent.api import get_consent_settings, router
 from consent.registry import ConsentRegistry, EnrolmentInput
 from consent.settings import ConsentSettings
-from schemas.consent import Category
+from schemas.consent import Category, EventRequest
 from tests.consent.subjects import DATASET, T0, national_id
 
 TOKEN = {"Authorization": "Bearer s3cret-steward-token"}
@@ -135,3 +137,53 @@ def test_report_and_verify_over_the_api(client: TestClient, subjects: list[str])
     assert report[-1]["institution"] == "ALL" and report[-1]["sent"] == 1
     verdict = client.post("/api/consent/verify", headers=TOKEN).json()
     assert verdict["ok"] and verdict["events_checked"] == 1
+
+
+def _every_route(app: FastAPI) -> list[tuple[str, str]]:
+    """(method, path) of every operation the app documents, path parameters filled with well-formed values."""
+    fill = {"{pseudonym}": "a" * 64, "{release_id}": "r/1", "{event_id}": "e1", "{notice_id}": "n1"}
+    found = []
+    for path, operations in app.openapi()["paths"].items():
+        for name, value in fill.items():
+            path = path.replace(name, value)
+        found += [(method.upper(), path) for method in operations]
+    return found
+
+
+def test_every_route_needs_the_token_and_stays_closed_without_one(settings: ConsentSettings) -> None:
+    app = app_for(settings)
+    routes = _every_route(app)
+    assert ("POST", "/api/consent/events") in routes and len(routes) >= 13
+    closed = app_for(settings.model_copy(update={"steward_token": None}))
+    with TestClient(app) as c, TestClient(closed) as off:
+        for method, path in routes:
+            assert c.request(method, path, json={}).status_code == 401, (method, path)
+            assert c.request(method, path, json={}, headers={"Authorization": "Bearer no"}).status_code == 401
+            assert off.request(method, path, json={}, headers=TOKEN).status_code == 503, (method, path)
+
+
+def test_a_malformed_event_gets_422_naming_the_field_without_echoing_its_value(client: TestClient) -> None:
+    raw_id = national_id(7)  # sent where the pseudonym belongs
+    response = client.post("/api/consent/events", json={"subject": raw_id, "kind": "opted_out"}, headers=TOKEN)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "subject"]
+    assert raw_id not in response.text
+    broken = client.post("/api/consent/events", content=b"{not json", headers=TOKEN)
+    assert broken.status_code == 422 and broken.json()["detail"][0]["type"] == "json_invalid"
+
+
+def test_an_idempotency_key_longer_than_200_characters_is_refused(client: TestClient, subjects: list[str]) -> None:
+    body = {"subject": subjects[0], "kind": "opted_out"}
+    response = client.post("/api/consent/events", json=body, headers={**TOKEN, "Idempotency-Key": "k" * 201})
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["header", "idempotency-key"]
+    assert client.get(f"/api/consent/subjects/{subjects[0]}/events", headers=TOKEN).json() == []
+
+
+def test_the_openapi_document_describes_the_event_body_and_every_reference_resolves(settings: ConsentSettings) -> None:
+    document = app_for(settings).openapi()
+    operation = document["paths"]["/api/consent/events"]["post"]
+    body = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert set(body["properties"]) == set(EventRequest.model_fields) and body["required"] == ["subject", "kind"]
+    assert {p["name"] for p in operation["parameters"]} == {"idempotency-key", "authorization"}
+    references = re.findall(r'"\$ref": "#/components/schemas/([^"]+)"', json.dumps(document))
+    assert "EventKind" in references and set(references) <= set(document["components"]["schemas"])

@@ -1,0 +1,143 @@
+"""PostgreSQL's lean append path (raw psycopg, two statements per batch) against the general SQLAlchemy path
+that SQLite keeps: the same events, the same chains and state, the same idempotency and locking rules."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from consent.errors import ConsentError, IdempotencyConflict
+from consent.ledger import event_hash
+from consent.registry import ConsentRegistry, EnrolmentInput
+from consent.settings import ConsentSettings
+from schemas.consent import Category, ConsentEvent, EventKind, EventRequest
+from tests.consent.subjects import DATASET, OTHER_DATASET, T0, national_id
+
+pytestmark = pytest.mark.postgres
+
+NOW = T0 + timedelta(days=400)
+
+
+def _registry(data_dir: Path, url: str | None) -> ConsentRegistry:
+    return ConsentRegistry.from_settings(ConsentSettings(data_dir=data_dir, consent_database_url=url))
+
+
+@pytest.fixture
+def pg(pg_url: str, tmp_path: Path) -> Iterator[ConsentRegistry]:
+    registry = _registry(tmp_path / "pg", pg_url)
+    yield registry
+    registry.engine.dispose()
+
+
+def _enrol(registry: ConsentRegistry, count: int) -> list[str]:
+    subjects = [registry.pseudonymiser.subject(national_id(n)) for n in range(1, count + 1)]
+    rows = [EnrolmentInput(s, DATASET, "NTU", Category.C, T0) for s in subjects]
+    rows += [EnrolmentInput(subjects[0], OTHER_DATASET, "NTUH", Category.A, T0 + timedelta(days=10))]
+    registry.enrol(rows)
+    return subjects
+
+
+def _varied(subjects: list[str]) -> list[EventRequest]:
+    """Every field in use: scopes, purposes by abbreviation, effective times, evidence, explicit institution."""
+    a, b, c = subjects
+    return [
+        EventRequest(subject=a, kind=EventKind.NOTICE_SENT, scope_dataset=DATASET, effective_at=T0 + timedelta(days=1)),
+        EventRequest(subject=a, kind=EventKind.CONSENT_GIVEN, scope_dataset=OTHER_DATASET, scope_purpose="HMB"),
+        EventRequest(subject=b, kind=EventKind.OPTED_OUT, scope_purpose="NCU", channel="paper", evidence="form 7"),
+        EventRequest(subject=a, kind=EventKind.WITHDRAWN, actor="clerk 12", evidence="電話紀錄 3"),
+        EventRequest(subject=c, kind=EventKind.NOTICE_UNDELIVERED, institution="NTU branch"),
+        EventRequest(subject=b, kind=EventKind.RECONSENTED, scope_purpose="DUO:0000046", channel="portal"),
+        EventRequest(subject=c, kind=EventKind.DECEASED, effective_at=NOW - timedelta(days=2)),
+    ]
+
+
+def _content(event: ConsentEvent) -> dict[str, object]:
+    """What an event says, without what differs by construction (random id, hashes that cover it)."""
+    return event.model_dump(exclude={"event_id", "hash", "prev_hash"})
+
+
+def test_postgresql_and_sqlite_seal_the_same_events_chains_and_state(pg: ConsentRegistry, tmp_path: Path) -> None:
+    lite = _registry(tmp_path / "lite", None)
+    lite.pseudonymiser = pg.pseudonymiser  # one key, so both registries see the same pseudonyms
+    requests = _varied(_enrol(pg, 3))
+    _enrol(lite, 3)
+    keys = [f"k{i}" if i % 2 else None for i in range(len(requests))]
+    on_pg = pg.append(requests[:3], keys[:3], now=NOW) + pg.append(requests[3:], keys[3:], now=NOW)
+    on_lite = lite.append(requests[:3], keys[:3], now=NOW) + lite.append(requests[3:], keys[3:], now=NOW)
+    assert [_content(e) for e in on_pg] == [_content(e) for e in on_lite]
+    for registry, answered in ((pg, on_pg), (lite, on_lite)):
+        stored = {e.event_id: e for s in {e.subject for e in answered} for e in registry.events_of(s)}
+        assert [stored[e.event_id] for e in answered] == answered  # the answer is what was stored
+        assert all(event_hash(e) == e.hash for e in answered)
+        assert registry.verify().ok
+    assert all(pg.state_of(e.subject) == lite.state_of(e.subject) for e in on_pg)
+    lite.engine.dispose()
+
+
+def test_a_retried_key_on_postgresql_returns_the_stored_event_and_a_changed_request_is_refused(
+    pg: ConsentRegistry,
+) -> None:
+    a, b = _enrol(pg, 2)
+    request = EventRequest(subject=a, kind=EventKind.OPTED_OUT, channel="portal")
+    (first,) = pg.append([request], ["retry-1"])
+    again, other = pg.append([request, EventRequest(subject=b, kind=EventKind.NOTICE_SENT)], ["retry-1", None])
+    assert again == first and other.seq == 1
+    with pytest.raises(IdempotencyConflict):
+        pg.append([EventRequest(subject=a, kind=EventKind.WITHDRAWN)], ["retry-1"])
+    assert len(pg.events_of(a)) == 1
+
+
+def test_a_refused_batch_on_postgresql_leaves_no_chain_head_or_event_behind(pg: ConsentRegistry) -> None:
+    (subject,) = _enrol(pg, 1)[:1]
+    stranger = pg.pseudonymiser.subject(national_id(99))
+    batch = [EventRequest(subject=subject, kind=EventKind.OPTED_OUT), EventRequest(subject=stranger, kind="opted_out")]
+    with pytest.raises(ConsentError, match="not enrolled"):
+        pg.append(batch)
+    with pg.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM consent_chain_heads")).scalar_one() == 0
+        assert conn.execute(text("SELECT count(*) FROM consent_events")).scalar_one() == 0
+
+
+def test_writers_with_their_own_pools_keep_every_chain_whole(pg: ConsentRegistry, pg_url: str, tmp_path: Path) -> None:
+    """Two registries (two engines: as two uvicorn workers, or a worker and a CLI import) append to the same
+    subjects at once, in batches that overlap in different orders."""
+    subjects = _enrol(pg, 5)
+    other = _registry(tmp_path / "pg", pg_url)  # same key file, its own engine and pool
+    kinds = [EventKind.NOTICE_SENT, EventKind.OPTED_OUT, EventKind.RECONSENTED]
+
+    def write(i: int) -> None:
+        registry = pg if i % 2 else other
+        batch = [EventRequest(subject=subjects[(i + j) % 5], kind=kinds[(i + j) % 3]) for j in range(4)]
+        registry.append(batch[::-1] if i % 3 else batch)
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        list(pool.map(write, range(50)))
+    events = [e for s in subjects for e in pg.events_of(s)]
+    assert len(events) == 200
+    assert all([e.seq for e in pg.events_of(s)] == list(range(1, 41)) for s in subjects)
+    pg.checkpoint()
+    assert pg.verify().ok
+    other.engine.dispose()
+
+
+def test_one_key_sent_by_two_writers_at_once_is_stored_once(pg: ConsentRegistry, pg_url: str, tmp_path: Path) -> None:
+    (subject,) = _enrol(pg, 1)[:1]
+    other = _registry(tmp_path / "pg", pg_url)
+    request = EventRequest(subject=subject, kind=EventKind.OPTED_OUT)
+    start = threading.Barrier(8)
+
+    def send(i: int) -> str:
+        start.wait()
+        (event,) = (pg if i % 2 else other).append([request], ["same-key"])
+        return event.event_id
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        ids = set(pool.map(send, range(8)))
+    assert len(ids) == 1 and [e.event_id for e in pg.events_of(subject)] == list(ids)
+    other.engine.dispose()
