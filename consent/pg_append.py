@@ -24,8 +24,6 @@ import psycopg
 from sqlalchemy import Connection
 from sqlalchemy import exc as sa_exc
 
-from schemas.consent import parse_instant
-
 # The columns an event row holds (the table's own ``id`` is left to its sequence).
 EVENT_COLUMNS = {
     "event_id": "text",
@@ -111,7 +109,9 @@ def prepare(conn: Connection, keys: Sequence[str], subjects: Sequence[str]) -> P
         heads, enrolments, events = cursor.execute(_PREPARE, params).fetchone() or (None, None, None)
     enrolled: dict[str, dict[str, tuple[datetime, str]]] = defaultdict(dict)
     for subject, dataset, at, institution in enrolments or ():
-        enrolled[subject][dataset] = (parse_instant(at), institution)
+        # The stored form is format_instant's fixed-width ISO text: fromisoformat reads it (as parse_instant
+        # does) at a fraction of strptime's cost.
+        enrolled[subject][dataset] = (datetime.fromisoformat(at), institution)
     return Prepared(
         {e["idempotency_key"]: SimpleNamespace(**e) for e in events or ()},
         enrolled,
