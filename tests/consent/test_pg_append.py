@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 from sqlalchemy import text
 
@@ -141,3 +142,17 @@ def test_one_key_sent_by_two_writers_at_once_is_stored_once(pg: ConsentRegistry,
         ids = set(pool.map(send, range(8)))
     assert len(ids) == 1 and [e.event_id for e in pg.events_of(subject)] == list(ids)
     other.engine.dispose()
+
+
+def test_an_append_on_a_connection_the_server_dropped_is_retried_on_a_fresh_one(pg: ConsentRegistry) -> None:
+    a, b = _enrol(pg, 2)
+    pg.append([EventRequest(subject=a, kind=EventKind.NOTICE_SENT)])  # leaves a pooled connection behind
+    url = pg.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(url, autocommit=True) as admin:  # outside the pool: only the pooled one is dropped
+        dropped = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchone()
+    assert dropped == (1,)
+    (event,) = pg.append([EventRequest(subject=b, kind=EventKind.OPTED_OUT)])
+    assert [e.event_id for e in pg.events_of(b)] == [event.event_id] and pg.verify().ok
