@@ -105,3 +105,46 @@ def test_a_retry_with_different_content_is_refused(registry: ConsentRegistry) ->
     assert isinstance(results[1], ConsentEvent)
     with pytest.raises(ConsentError, match="already used"):
         raise results[2]
+
+
+def test_requests_arriving_while_the_writer_lingers_after_a_commit_join_its_next_batch(
+    registry: ConsentRegistry,
+) -> None:
+    """After a commit the writer waits (here up to a minute) for the batch to fill, and goes on as soon
+    as it is full: the answered clients' next requests share a transaction with those already queued."""
+    subjects = _subjects(registry, 4)
+    held = HeldRegistry(registry)
+    committer = GroupCommitter(held, max_batch=3, linger=60)  # type: ignore[arg-type]
+
+    async def scenario() -> list[ConsentEvent]:
+        lead = asyncio.ensure_future(committer.append(EventRequest(subject=subjects[0], kind="notice_sent"), None))
+        await asyncio.to_thread(held.inside.wait, 30)
+        queued = asyncio.ensure_future(committer.append(EventRequest(subject=subjects[1], kind="opted_out"), None))
+        await asyncio.sleep(0)
+        held.release.set()
+        first = await lead  # committed and answered; the writer now lingers with one request waiting
+        late = [committer.append(EventRequest(subject=s, kind="opted_out"), None) for s in subjects[2:]]
+        return [first, *await asyncio.gather(queued, *late)]
+
+    events = asyncio.run(asyncio.wait_for(scenario(), 30))
+    assert held.batches == [1, 3]
+    assert [e.subject for e in events] == subjects and registry.verify().ok
+
+
+def test_a_request_that_finds_the_writer_idle_is_written_at_once_despite_the_linger(
+    registry: ConsentRegistry,
+) -> None:
+    subjects = _subjects(registry, 2)
+    held = HeldRegistry(registry)
+    held.release.set()
+    committer = GroupCommitter(held, linger=60)  # type: ignore[arg-type]
+
+    async def one_after_another() -> list[ConsentEvent]:
+        # Each append must finish long before the minute-long linger could have ended.
+        return [
+            await asyncio.wait_for(committer.append(EventRequest(subject=s, kind="opted_out"), None), 20)
+            for s in subjects
+        ]
+
+    events = asyncio.run(one_after_another())
+    assert held.batches == [1, 1] and [e.seq for e in events] == [1, 1]
