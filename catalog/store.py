@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 
 from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 
@@ -93,6 +93,58 @@ class Change:
     kind: ChangeKind
     guid: str
     stored: StoredDataset
+    #: The canonical JSON the store wrote for the content, when it has it at hand: a
+    #: subscriber in another process rebuilds ``stored`` from it instead of a pickled model.
+    content: str | None = None
+
+
+class ChangeRow(NamedTuple):
+    """A :class:`Change` as plain data (cheap to pickle): what another process needs to hear it.
+
+    The content travels as the canonical JSON the store wrote, and the dataset is rebuilt
+    from it as a store read would (``to_change``), so a subscriber in another process sees
+    exactly what ``fairgate reindex`` would see.
+    """
+
+    kind: ChangeKind
+    guid: str
+    content: str
+    revision: int
+    status: Literal["active", "tombstoned"]
+    content_hash: str
+    created_at: datetime
+    updated_at: datetime
+    source_guid: str | None
+    upstream_id: str | None
+    tombstone_reason: str | None
+    tombstoned_at: datetime | None
+
+    @classmethod
+    def of(cls, change: Change) -> ChangeRow:
+        s = change.stored
+        content = change.content
+        if content is None:
+            content = canonical_json(s.dataset.content())
+        return cls(
+            change.kind, change.guid, content, s.revision, s.status, s.content_hash, s.created_at, s.updated_at,
+            s.source_guid, s.upstream_id, s.tombstone_reason, s.tombstoned_at,
+        )  # fmt: skip
+
+    def to_change(self) -> Change:
+        stored = StoredDataset(
+            dataset=_dataset(self.guid, json.loads(self.content)),
+            guid=self.guid,
+            revision=self.revision,
+            status=self.status,
+            content_hash=self.content_hash,
+            created_at=self.created_at,
+            updated_at=self.updated_at,
+            source_guid=self.source_guid,
+            upstream_id=self.upstream_id,
+            tombstone_reason=self.tombstone_reason,
+            tombstoned_at=self.tombstoned_at,
+        )
+        return Change(self.kind, self.guid, stored, self.content)
 
 
 @dataclass(frozen=True)
@@ -110,6 +162,38 @@ class NewRecord:
 
 
 Subscriber = Callable[[Sequence[Change]], None]
+
+
+class DeliveryError(StoreError):
+    """Changes were committed, but a subscriber fed behind a bulk writer could not take them."""
+
+    code = "delivery_failed"
+
+
+class BulkSink(Protocol):
+    """Where a bulk writer's commits go instead of a subscriber's call (e.g. another process)."""
+
+    def send(self, changes: Sequence[Change]) -> None:
+        """Take the changes of one commit; may return before they are applied."""
+        ...
+
+    def flush(self) -> None:
+        """Return once everything sent is applied (an error waits for ``close``)."""
+        ...
+
+    def close(self, *, raise_error: bool = True) -> None:
+        """Apply everything sent, release what the sink holds; raise :class:`DeliveryError` if
+        anything could not be applied (and ``raise_error``)."""
+        ...
+
+
+@runtime_checkable
+class BulkSubscriber(Protocol):
+    """A subscriber that takes a bulk writer's commits its own way (``publishing_behind``)."""
+
+    def __call__(self, changes: Sequence[Change]) -> None: ...
+
+    def open_bulk(self, *, max_changes: int, max_wait: float) -> BulkSink: ...
 
 
 def canonical_json(content: dict[str, Any]) -> CanonicalJSON:
@@ -154,7 +238,7 @@ class Store:
         self.guid_prefix = guid_prefix
         self._sessions = make_sessionmaker(engine)
         self._subscribers: list[Subscriber] = []
-        self._behind: _Publisher | None = None
+        self._behind: _Behind | None = None
         self._behind_lock = threading.Lock()
 
     # --- subscriptions -------------------------------------------------------------------
@@ -178,35 +262,39 @@ class Store:
 
     @contextmanager
     def publishing_behind(self, *, max_changes: int = 2000, max_wait: float = 5.0, queued: int = 4) -> Iterator[None]:
-        """Within the block, subscribers hear of this thread's commits from a worker thread.
+        """Within the block, subscribers hear of this thread's commits behind it, not during it.
 
         For bulk writers (a harvest run): keeping the search index current then overlaps with
-        the next batches instead of following each one, and the worker gathers commits into
-        groups of about ``max_changes`` (or what waited ``max_wait`` seconds), so an index
-        commits a few large batches instead of many small ones. Every change has been
-        delivered when the block ends, and a subscriber's exception is raised there. Memory
-        stays bounded: the group being gathered plus at most ``queued`` commits. Commits of
-        other threads meanwhile are delivered in order behind the gathered ones, and their
-        writer waits for that, as it would have waited for a synchronous delivery.
+        the next batches instead of following each one. A :class:`BulkSubscriber` (the search
+        index) gets a sink of its own, which may apply the changes in another process, so
+        they do not compete with the writer for the GIL; other subscribers hear from a worker
+        thread, which gathers commits into groups of about ``max_changes`` (or what waited
+        ``max_wait`` seconds), so an index commits a few large batches instead of many small
+        ones. Every change has been delivered when the block ends, and a subscriber's
+        exception is raised there. Memory stays bounded: the group being gathered plus at
+        most ``queued`` commits. Commits of other threads meanwhile are delivered in order
+        behind the gathered ones, and their writer waits for that, as it would have waited
+        for a synchronous delivery.
         """
         with self._behind_lock:
-            if self._behind is not None:  # nested or concurrent: its commits queue behind the active block
-                nested = True
-            else:
-                nested = False
-                self._behind = _Publisher(self._deliver, max_changes=max_changes, max_wait=max_wait, queued=queued)
+            nested = self._behind is not None  # nested or concurrent: its commits queue behind the active block
+            if not nested:
+                self._behind = _Behind(self._subscribers, max_changes=max_changes, max_wait=max_wait, queued=queued)
         if nested:
             yield
             return
-        publisher = self._behind
-        assert publisher is not None
+        behind = self._behind
+        assert behind is not None
         try:
             yield
-        except BaseException:
-            publisher.close(raise_error=False)
+        except BaseException as exc:
+            try:
+                behind.close()
+            except BaseException as late:  # the block's own error goes on; this one rides along
+                exc.add_note(f"also, delivering its commits failed: {late}")
             raise
         else:
-            publisher.close()
+            behind.close()
         finally:
             with self._behind_lock:
                 self._behind = None
@@ -358,7 +446,7 @@ class Store:
                 row.updated_at = now
                 s.add(_revision_row(row, "tombstone", actor, reason, now))
                 results.append(SaveResult(guid, row.revision, "updated"))
-                changes.append(Change("tombstoned", guid, _stored(row)))
+                changes.append(Change("tombstoned", guid, _stored(row), canonical_json(row.content)))
         self._publish(changes)
         return results
 
@@ -479,7 +567,7 @@ class Store:
                 kind: ChangeKind = "updated"
                 if status in ("created", "restored"):
                     kind = "created" if status == "created" else "restored"
-                changes.append(Change(kind, guid, stored))
+                changes.append(Change(kind, guid, stored, content))
             if inserts:
                 conn.execute(insert(DatasetRow), inserts)
             if updates:
@@ -492,6 +580,71 @@ class Store:
             if revisions:
                 conn.execute(insert(RevisionRow), revisions)
         return results, changes
+
+
+class _Behind:
+    """The deliveries of one ``publishing_behind`` block: bulk sinks, and a worker thread for
+    the subscribers that have none."""
+
+    def __init__(self, subscribers: Sequence[Subscriber], *, max_changes: int, max_wait: float, queued: int) -> None:
+        self._owner = threading.get_ident()
+        self._subscribers = list(subscribers)
+        self._lock = threading.Lock()
+        self._closed = False
+        self._sinks: list[BulkSink] = []
+        plain: list[Subscriber] = []
+        try:
+            for sub in self._subscribers:
+                if isinstance(sub, BulkSubscriber):
+                    self._sinks.append(sub.open_bulk(max_changes=max_changes, max_wait=max_wait))
+                else:
+                    plain.append(sub)
+        except BaseException:
+            for sink in self._sinks:
+                sink.close(raise_error=False)
+            raise
+
+        def deliver(changes: Sequence[Change]) -> None:
+            for sub in plain:
+                sub(changes)
+
+        self._publisher = (
+            _Publisher(deliver, max_changes=max_changes, max_wait=max_wait, queued=queued) if plain else None
+        )
+
+    def publish(self, changes: Sequence[Change]) -> None:
+        with self._lock:
+            closed = self._closed
+            if not closed:
+                for sink in self._sinks:
+                    sink.send(changes)
+                    if threading.get_ident() != self._owner:
+                        # Another thread's commit: its writer waits until it is applied, as it
+                        # would have for a synchronous delivery (the sink keeps commit order).
+                        sink.flush()
+        if closed:  # a late commit of another thread, after the block ended: delivered as usual
+            for sub in self._subscribers:
+                sub(changes)
+        elif self._publisher is not None:
+            self._publisher.publish(changes)
+
+    def close(self, *, raise_error: bool = True) -> None:
+        """Deliver everything; then raise the first error (a sink's, else a subscriber's)."""
+        with self._lock:
+            self._closed = True
+        error: BaseException | None = None
+        for sink in self._sinks:
+            try:
+                sink.close(raise_error=raise_error)
+            except BaseException as exc:
+                error = error or exc
+        if self._publisher is not None:
+            try:
+                self._publisher.close(raise_error=raise_error)
+            except BaseException as exc:
+                error = error or exc
+        if error is not None:
+            raise error
 
 
 class _Publisher:

@@ -44,7 +44,7 @@ from catalog.search.query import (
 )
 from catalog.search.terms import Terms, document_concepts, load_terms
 from catalog.search.text import analyse, normalise, piece_starts
-from catalog.store import Change, StoredDataset
+from catalog.store import StoredDataset
 
 POINTER = "CURRENT-tantivy"
 TOKENIZER = "fairgate_units"
@@ -385,6 +385,11 @@ class TantivyIndex:
     def count(self) -> int:
         return int(self._refresh().searcher().num_docs)
 
+    def notice_outside_writes(self) -> None:
+        """Reload the reader now: another process (the bulk indexer) has committed. Left to
+        itself, tantivy notices a commit only after a polling delay."""
+        self._refresh().reload()
+
     # --- writing -------------------------------------------------------------------------
 
     def _writer(self, index: tantivy.Index, heap: int = _WRITER_HEAP, threads: int = 1) -> tantivy.IndexWriter:
@@ -412,20 +417,13 @@ class TantivyIndex:
     def remove(self, guids: Sequence[str]) -> None:
         self._write((), guids)
 
-    def apply_changes(self, changes: Sequence[Change]) -> None:
-        """Bring the index to the state after ``changes`` (a store commit, or a group of them
-        from a bulk writer) with one writer and one commit.
-
-        The last change of a record decides its state, so a record tombstoned and restored
-        within one group stays. A record the store has just created cannot be in the index,
+    def apply_group(self, documents: Iterable[SearchDocument], gone: Sequence[str], new: frozenset[str]) -> None:
+        """Bring the index to the state after a group of store changes (one commit, or a group
+        of them from a bulk writer), with one writer and one commit: delete ``gone``, replace
+        ``documents``. A record the store has just created (``new``) cannot be in the index,
         so it needs no delete of an older version (a delete is a term lookup in every segment
-        at commit time); documents are built while they are written, not gathered first.
-        """
-        final = {c.guid: c for c in changes}
-        gone = [g for g, c in final.items() if c.kind == "tombstoned"]
-        live = [c for c in final.values() if c.kind != "tombstoned"]
-        new = frozenset(c.guid for c in live if c.kind == "created")
-        self._write((document_of(c.stored) for c in live), gone, new)
+        at commit time)."""
+        self._write(documents, gone, new)
 
     def _write(
         self, documents: Iterable[SearchDocument], gone: Sequence[str], new: frozenset[str] = frozenset()
