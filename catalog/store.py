@@ -196,9 +196,14 @@ class BulkSubscriber(Protocol):
     def open_bulk(self, *, max_changes: int, max_wait: float) -> BulkSink: ...
 
 
+#: One encoder for every record (``json.dumps`` with options builds one per call); content
+#: is a model dump, which cannot hold a cycle, so the encoder does not look for one.
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"), check_circular=False)
+
+
 def canonical_json(content: dict[str, Any]) -> CanonicalJSON:
     """The canonical JSON text of a record's content (sorted keys, no spaces)."""
-    return CanonicalJSON(json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":")))
+    return CanonicalJSON(_CANONICAL.encode(content))
 
 
 def content_hash(content: dict[str, Any] | CanonicalJSON) -> str:
@@ -462,12 +467,13 @@ class Store:
     ) -> tuple[list[SaveResult], list[Change]]:
         now = _now()
         prepared: list[tuple[str, Dataset, CanonicalJSON, str, str | None]] = []
+        derive = guids.deriver(self.guid_prefix, source_guid) if source_guid else None
         for rec in records:
             ds = rec.dataset
             if ds.guid:
                 guid = ds.guid
-            elif source_guid and rec.upstream_id:
-                guid = self.derive_guid(source_guid, rec.upstream_id)
+            elif derive is not None and rec.upstream_id:
+                guid = derive(rec.upstream_id)
             else:
                 guid = guids.mint(self.guid_prefix)
             # Serialised once: the same text is hashed and written to both rows (see catalog.db).

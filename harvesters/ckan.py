@@ -793,7 +793,14 @@ class CkanSource:
         return HarvestedRecord(upstream_id, when, pkg, ds, None, meta)
 
 
+#: One encoder for every payload (``json.dumps`` with options builds one per call); parsed
+#: JSON cannot hold a cycle, so the encoder does not look for one.
+_PAYLOAD_JSON = json.JSONEncoder(
+    sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str, check_circular=False
+)
+
+
 def payload_digest(payload: Any) -> str:
     """SHA-256 of the canonical JSON of an upstream payload plus the mapping version."""
-    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    blob = _PAYLOAD_JSON.encode(payload)
     return hashlib.sha256((MAPPING_VERSION + blob).encode("utf-8")).hexdigest()
