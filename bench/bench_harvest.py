@@ -90,7 +90,7 @@ def _serve(n: int, port_out: Any, ready: Any) -> None:
 
 class _PeakRss:
     """Samples the resident memory of this process plus its child processes (the search
-    indexer and multiprocessing's helper) in a thread; ``peak`` in MB. Processes in
+    indexer) in a thread; ``peak`` in MB. Processes in
     ``exclude`` (the CKAN server) are not counted."""
 
     def __init__(self, exclude: set[int]) -> None:

@@ -13,58 +13,56 @@ import json
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
+from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 
 from catalog import guid as guids
+from catalog.changes import (
+    BulkSink,
+    BulkSubscriber,
+    Change,
+    ChangeKind,
+    ChangeRow,
+    Conflict,
+    DeliveryError,
+    NotFound,
+    StoredDataset,
+    StoreError,
+    Subscriber,
+    dataset_of,
+)
 from catalog.db import CanonicalJSON, make_sessionmaker
 from catalog.tables import DatasetRow, RevisionRow
 from schemas import Dataset
 
 SaveStatus = Literal["created", "updated", "unchanged", "restored"]
-ChangeKind = Literal["created", "updated", "restored", "tombstoned"]
 
-
-class StoreError(Exception):
-    """Base of store errors; ``code`` is stable for API clients."""
-
-    code = "store_error"
-
-
-class NotFound(StoreError):
-    code = "not_found"
-
-
-class Conflict(StoreError):
-    """An edit was based on a revision that is no longer current (HTTP 409)."""
-
-    code = "stale_revision"
-
-
-@dataclass(frozen=True)
-class StoredDataset:
-    """A dataset as the store holds it, with its bookkeeping."""
-
-    dataset: Dataset
-    guid: str
-    revision: int
-    status: Literal["active", "tombstoned"]
-    content_hash: str
-    created_at: datetime
-    updated_at: datetime
-    source_guid: str | None = None
-    upstream_id: str | None = None
-    tombstone_reason: str | None = None
-    tombstoned_at: datetime | None = None
-
-    @property
-    def is_tombstone(self) -> bool:
-        return self.status == "tombstoned"
+__all__ = [
+    "BulkSink",
+    "BulkSubscriber",
+    "Change",
+    "ChangeKind",
+    "ChangeRow",
+    "Conflict",
+    "DeliveryError",
+    "NewRecord",
+    "NotFound",
+    "Page",
+    "Revision",
+    "SaveResult",
+    "SaveStatus",
+    "Store",
+    "StoreError",
+    "StoredDataset",
+    "Subscriber",
+    "canonical_json",
+    "content_hash",
+]
 
 
 @dataclass(frozen=True)
@@ -87,67 +85,6 @@ class SaveResult:
 
 
 @dataclass(frozen=True)
-class Change:
-    """What a subscriber hears after a commit."""
-
-    kind: ChangeKind
-    guid: str
-    stored: StoredDataset
-    #: The canonical JSON the store wrote for the content, when it has it at hand: a
-    #: subscriber in another process rebuilds ``stored`` from it instead of a pickled model.
-    content: str | None = None
-
-
-class ChangeRow(NamedTuple):
-    """A :class:`Change` as plain data (cheap to pickle): what another process needs to hear it.
-
-    The content travels as the canonical JSON the store wrote, and the dataset is rebuilt
-    from it as a store read would (``to_change``), so a subscriber in another process sees
-    exactly what ``fairgate reindex`` would see.
-    """
-
-    kind: ChangeKind
-    guid: str
-    content: str
-    revision: int
-    status: Literal["active", "tombstoned"]
-    content_hash: str
-    created_at: datetime
-    updated_at: datetime
-    source_guid: str | None
-    upstream_id: str | None
-    tombstone_reason: str | None
-    tombstoned_at: datetime | None
-
-    @classmethod
-    def of(cls, change: Change) -> ChangeRow:
-        s = change.stored
-        content = change.content
-        if content is None:
-            content = canonical_json(s.dataset.content())
-        return cls(
-            change.kind, change.guid, content, s.revision, s.status, s.content_hash, s.created_at, s.updated_at,
-            s.source_guid, s.upstream_id, s.tombstone_reason, s.tombstoned_at,
-        )  # fmt: skip
-
-    def to_change(self) -> Change:
-        stored = StoredDataset(
-            dataset=_dataset(self.guid, json.loads(self.content)),
-            guid=self.guid,
-            revision=self.revision,
-            status=self.status,
-            content_hash=self.content_hash,
-            created_at=self.created_at,
-            updated_at=self.updated_at,
-            source_guid=self.source_guid,
-            upstream_id=self.upstream_id,
-            tombstone_reason=self.tombstone_reason,
-            tombstoned_at=self.tombstoned_at,
-        )
-        return Change(self.kind, self.guid, stored, self.content)
-
-
-@dataclass(frozen=True)
 class Page:
     items: list[StoredDataset]
     next_cursor: str | None
@@ -159,41 +96,6 @@ class NewRecord:
 
     dataset: Dataset
     upstream_id: str | None = None
-
-
-Subscriber = Callable[[Sequence[Change]], None]
-
-
-class DeliveryError(StoreError):
-    """Changes were committed, but a subscriber fed behind a bulk writer could not take them."""
-
-    code = "delivery_failed"
-
-
-class BulkSink(Protocol):
-    """Where a bulk writer's commits go instead of a subscriber's call (e.g. another process)."""
-
-    def send(self, changes: Sequence[Change]) -> None:
-        """Take the changes of one commit; may return before they are applied."""
-        ...
-
-    def flush(self) -> None:
-        """Return once everything sent is applied (an error waits for ``close``)."""
-        ...
-
-    def close(self, *, raise_error: bool = True) -> None:
-        """Apply everything sent, release what the sink holds; raise :class:`DeliveryError` if
-        anything could not be applied (and ``raise_error``)."""
-        ...
-
-
-@runtime_checkable
-class BulkSubscriber(Protocol):
-    """A subscriber that takes a bulk writer's commits its own way (``publishing_behind``)."""
-
-    def __call__(self, changes: Sequence[Change]) -> None: ...
-
-    def open_bulk(self, *, max_changes: int, max_wait: float) -> BulkSink: ...
 
 
 #: One encoder for every record (``json.dumps`` with options builds one per call); content
@@ -781,12 +683,8 @@ def _revision_row(row: DatasetRow, activity: str, actor: str, reason: str | None
     )
 
 
-def _dataset(guid: str, content: dict[str, Any]) -> Dataset:
-    return Dataset.model_validate({**content, "guid": guid})
-
-
 def _stored(row: DatasetRow, dataset: Dataset | None = None) -> StoredDataset:
-    ds = dataset.model_copy(update={"guid": row.guid}) if dataset is not None else _dataset(row.guid, row.content)
+    ds = dataset.model_copy(update={"guid": row.guid}) if dataset is not None else dataset_of(row.guid, row.content)
     return StoredDataset(
         dataset=ds,
         guid=row.guid,
@@ -811,5 +709,5 @@ def _revision(row: RevisionRow) -> Revision:
         actor=row.actor,
         reason=row.reason,
         created_at=_aware(row.created_at) or _now(),
-        dataset=_dataset(row.dataset_guid, row.content),
+        dataset=dataset_of(row.dataset_guid, row.content),
     )

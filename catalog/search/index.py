@@ -12,10 +12,10 @@ from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
+from catalog.changes import Change, StoredDataset
 from catalog.search.document import SearchDocument, build_document
 from catalog.search.query import SearchQuery, SearchResults
 from catalog.settings import Settings
-from catalog.store import Change, StoredDataset
 
 Progress = Callable[[int], None]
 

@@ -4,7 +4,7 @@ In a thread of the writing process, analysing and indexing records takes turns w
 fetching, mapping and writing them on one core (the GIL); a child process does it on
 another. The child opens the same index from the settings and is fed the committed changes
 as plain rows (the canonical JSON the store wrote, see :class:`catalog.store.ChangeRow`)
-through a bounded queue; it applies them in groups of about ``max_changes`` (one index
+through a pipe into a bounded queue; it applies them in groups of about ``max_changes`` (one index
 commit each). A bulk write smaller than ``start_after`` changes is not worth a process
 start: it is applied here, in one group, when the write ends.
 
@@ -16,25 +16,26 @@ reaches the index that the store has not committed.
 
 from __future__ import annotations
 
+import contextlib
 import gc
-import multiprocessing
+import os
+import pickle
 import queue
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Sequence
-from multiprocessing.process import BaseProcess
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, BinaryIO
 
+from catalog.changes import Change, ChangeRow, DeliveryError
 from catalog.search.index import Group, SearchIndex, apply_changes, notice_outside_writes, open_index
 from catalog.settings import Settings
-from catalog.store import Change, ChangeRow, DeliveryError
 
 #: Changes of a bulk write below which no process is started (applied here when it ends).
 START_AFTER = 200
-#: Messages (commits) queued towards the child before the writer waits for it: bounds memory.
+#: Messages (commits) queued in the child before the writer waits for it: bounds memory.
 QUEUED = 4
-#: How often a waiting parent checks that the child is still alive (seconds).
-_POLL = 0.5
 #: The child's collector thresholds: a young-object scan every 20,000 allocations, not 700.
 _GC_THRESHOLDS = (20_000, 20, 20)
 _REINDEX = "the records are stored; run `fairgate reindex` to bring the search index up to date"
@@ -55,30 +56,24 @@ class IndexProcess:
         max_changes: int,
         max_wait: float,
         start_after: int = START_AFTER,
-        queued: int = QUEUED,
     ) -> None:
         self._settings = settings
         self._index = index
         self._max_changes = max(1, max_changes)
         self._max_wait = max_wait
         self._start_after = max(1, start_after)
-        self._queued = max(1, queued)
         self._lock = threading.Lock()
         self._held: list[Change] = []  # changes sent before the child is started
-        self._process: BaseProcess | None = None
-        self._inbox: Any = None
-        self._outbox: Any = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._to_child: BinaryIO | None = None
+        self._from_child: BinaryIO | None = None
         self._flushes = 0
         self._error: str | None = None
         self._closed = False
 
     @property
-    def started(self) -> bool:
-        """Whether a child process was started (the write was large enough)."""
-        return self._process is not None
-
-    @property
     def pid(self) -> int | None:
+        """The child's process id, once one was started (the write was large enough)."""
         return self._process.pid if self._process is not None else None
 
     # --- BulkSink ------------------------------------------------------------------------
@@ -91,8 +86,7 @@ class IndexProcess:
                     return
                 changes, self._held = self._held, []
                 self._start()
-            if self._error is None:  # a dead child takes nothing more; the error is raised at close
-                self._put(("rows", [ChangeRow.of(c) for c in changes]))
+            self._write(("rows", [ChangeRow.of(c) for c in changes]))
 
     def flush(self) -> None:
         with self._lock:
@@ -134,48 +128,66 @@ class IndexProcess:
     # --- the child -------------------------------------------------------------------------
 
     def _start(self) -> None:
-        # spawn, not fork: a forked child would inherit the writer's threads' locks and open
-        # database connections; this one imports only what indexing needs.
-        ctx = multiprocessing.get_context("spawn")
-        self._inbox = ctx.Queue(maxsize=self._queued)
-        self._outbox = ctx.Queue()
-        self._process = ctx.Process(
-            target=_serve,
-            args=(self._settings, self._inbox, self._outbox, self._max_changes, self._max_wait),
-            name="fairgate-indexer",
-            daemon=True,
-        )
-        self._process.start()
+        # A fresh interpreter (not a fork: the writer's threads hold locks and database
+        # connections) that imports only what indexing needs, talking over two pipes of its
+        # own (its stdout and stderr stay the parent's, for its log). Not multiprocessing:
+        # that would also start its resource-tracker process and re-import our main module.
+        to_child_r, to_child_w = os.pipe()
+        from_child_r, from_child_w = os.pipe()
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in [*sys.path, env.get("PYTHONPATH", "")] if p)
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", __name__, str(to_child_r), str(from_child_w)],
+                pass_fds=(to_child_r, from_child_w),
+                stdin=subprocess.DEVNULL,
+                env=env,
+            )
+        finally:
+            os.close(to_child_r)
+            os.close(from_child_w)
+        self._to_child = os.fdopen(to_child_w, "wb")
+        self._from_child = os.fdopen(from_child_r, "rb")
+        self._write(("start", (self._settings, self._max_changes, self._max_wait)))
 
-    def _alive(self) -> bool:
+    def _gone(self) -> None:
         assert self._process is not None
-        if self._process.is_alive():
-            return True
-        self._error = self._error or f"the indexing process exited unexpectedly (exit code {self._process.exitcode})"
-        return False
+        code = self._process.wait()
+        self._error = self._error or f"the indexing process exited unexpectedly (exit code {code})"
 
-    def _put(self, message: tuple[str, Any]) -> bool:
-        while True:
-            try:
-                self._inbox.put(message, timeout=_POLL)
-                return True
-            except queue.Full:
-                if not self._alive():
-                    return False
+    def _write(self, message: tuple[str, Any]) -> bool:
+        """Hand ``message`` to the child; blocks only while the child's inbox is full."""
+        if self._error is not None and self._to_child is None:
+            return False
+        assert self._to_child is not None
+        try:
+            pickle.dump(message, self._to_child, protocol=pickle.HIGHEST_PROTOCOL)
+            self._to_child.flush()
+            return True
+        except OSError:  # a broken pipe: the child is gone
+            self._close_pipe()
+            self._gone()
+            return False
+
+    def _close_pipe(self) -> None:
+        if self._to_child is not None:
+            with contextlib.suppress(OSError):
+                self._to_child.close()
+            self._to_child = None
 
     def _round_trip(self, kind: str) -> None:
         """Send ``kind`` (flush or stop) and wait until the child says every earlier change is applied."""
         self._flushes += 1
         number = self._flushes
-        if not self._put((kind, number)):
+        if not self._write((kind, number)):
             return
+        assert self._from_child is not None
         while True:
             try:
-                _, answered, error = self._outbox.get(timeout=_POLL)
-            except queue.Empty:
-                if not self._alive():
-                    return
-                continue
+                _, answered, error = pickle.load(self._from_child)
+            except (EOFError, OSError, pickle.UnpicklingError):
+                self._gone()
+                return
             if error is not None:
                 self._error = self._error or error
             if answered == number:
@@ -184,24 +196,25 @@ class IndexProcess:
 
     def _stop_child(self) -> None:
         assert self._process is not None
-        self._process.join(timeout=30)
-        if self._process.is_alive():  # it did not answer "stop": it is stuck, not working for us
+        self._close_pipe()  # the child reads the end of its input and exits
+        try:
+            self._process.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # it did not exit: it is stuck, not working for us
             self._process.kill()
-            self._process.join()
-        # The child has taken every message it answered for; after a crash nobody reads what
-        # is left, and waiting for it to be written would wait forever.
-        self._inbox.cancel_join_thread()
-        for q in (self._inbox, self._outbox):
-            q.close()
+            self._process.wait()
+        if self._from_child is not None:
+            self._from_child.close()
+            self._from_child = None
 
 
-def _serve(settings: Settings, inbox: Any, outbox: Any, max_changes: int, max_wait: float) -> None:
+def _serve(inbox: queue.Queue[tuple[str, Any]], reply: Callable[[tuple[str, Any, str | None]], None]) -> None:
     """The child: apply groups of rows to the index until told to stop; report the first error.
 
     Each commit's records are rebuilt and turned into index documents as soon as they
     arrive, while the writer is still producing the next ones; a group's index commit is
     all that is left when the writer says stop.
     """
+    _, (settings, max_changes, max_wait) = inbox.get()
     error: str | None = None
     index: SearchIndex | None = None
     try:
@@ -245,9 +258,41 @@ def _serve(settings: Settings, inbox: Any, outbox: Any, max_changes: int, max_wa
                 apply()
             continue
         apply()
-        outbox.put((kind, body, error))
+        if kind == "eof":  # the parent is gone: what it sent is applied, nobody to answer
+            break
+        reply((kind, body, error))
         error = None  # reported once
         if kind == "stop":
             break
     if index is not None:
         index.close()
+
+
+def main(argv: Sequence[str]) -> int:
+    """The child's entry point: ``python -m catalog.search.index_process <in fd> <out fd>``."""
+    inbox_file = os.fdopen(int(argv[0]), "rb")
+    outbox_file = os.fdopen(int(argv[1]), "wb")
+    # A thread keeps reading while the main thread indexes, so the parent's writes do not
+    # wait on a group's index commit; the bounded queue makes them wait when it is full.
+    inbox: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=QUEUED)
+
+    def read() -> None:
+        while True:
+            try:
+                inbox.put(pickle.load(inbox_file))
+            except (EOFError, OSError, pickle.UnpicklingError):
+                inbox.put(("eof", None))
+                return
+
+    threading.Thread(target=read, name="fairgate-indexer-inbox", daemon=True).start()
+
+    def reply(message: tuple[str, Any, str | None]) -> None:
+        pickle.dump(message, outbox_file, protocol=pickle.HIGHEST_PROTOCOL)
+        outbox_file.flush()
+
+    _serve(inbox, reply)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

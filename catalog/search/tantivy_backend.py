@@ -28,6 +28,7 @@ from typing import Any
 
 import tantivy
 
+from catalog.changes import StoredDataset
 from catalog.search.document import SearchDocument
 from catalog.search.embedded import RELAX_BELOW, hit_of
 from catalog.search.index import Progress, Suggestion, active, document_of
@@ -44,7 +45,6 @@ from catalog.search.query import (
 )
 from catalog.search.terms import Terms, document_concepts, load_terms
 from catalog.search.text import analyse, normalise, piece_starts
-from catalog.store import StoredDataset
 
 POINTER = "CURRENT-tantivy"
 TOKENIZER = "fairgate_units"

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
-import multiprocessing
 import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from catalog.context import Context, open_context
@@ -22,7 +23,7 @@ from harvesters.ckan import package_to_dataset
 from tests.harvest.servers import CkanServer, serve
 
 FAST = {"attempts": 2, "backoff": 0.01, "rows": 25}
-INDEXER = "fairgate-indexer"
+INDEXER = "catalog.search.index_process"
 
 
 def _context(tmp_path: Path, backend: str = "embedded", start_after: int = 1) -> Context:
@@ -48,8 +49,14 @@ def _stored(ctx: Context) -> set[str]:
     return {s.guid for s in ctx.store.iter_all()}
 
 
-def _indexers() -> list[multiprocessing.process.BaseProcess]:
-    return [p for p in multiprocessing.active_children() if p.name == INDEXER]
+def _indexers() -> list[psutil.Process]:
+    """The indexing child processes of this process that are still running."""
+    found = []
+    for child in psutil.Process().children():
+        with contextlib.suppress(psutil.Error):
+            if INDEXER in child.cmdline() and child.status() != psutil.STATUS_ZOMBIE:
+                found.append(child)
+    return found
 
 
 @pytest.mark.parametrize("backend", ["embedded", "sqlite"])
@@ -109,8 +116,9 @@ class _KillsTheIndexer:
                 while not _indexers() and time.monotonic() < deadline:
                     time.sleep(0.05)
                 for child in _indexers():
-                    child.kill()
-                    child.join(10)
+                    child.kill()  # reaped by the run, which is how it learns of the death
+                while _indexers() and time.monotonic() < deadline:
+                    time.sleep(0.05)
             yield HarvestedRecord(pkg["id"], None, pkg, package_to_dataset(pkg))
 
 
