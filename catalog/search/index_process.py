@@ -36,6 +36,9 @@ from catalog.settings import Settings
 START_AFTER = 200
 #: Messages (commits) queued in the child before the writer waits for it: bounds memory.
 QUEUED = 4
+#: Handing a child the two pipe ends by number (``pass_fds``) needs POSIX; elsewhere a bulk
+#: write is applied in this process when it ends, as a small one is.
+_PIPES_TO_CHILDREN = os.name == "posix"
 #: The child's collector thresholds: a young-object scan every 20,000 allocations, not 700.
 _GC_THRESHOLDS = (20_000, 20, 20)
 _REINDEX = "the records are stored; run `fairgate reindex` to bring the search index up to date"
@@ -82,7 +85,7 @@ class IndexProcess:
         with self._lock:
             if self._process is None:
                 self._held.extend(changes)
-                if len(self._held) < self._start_after:
+                if len(self._held) < self._start_after or not _PIPES_TO_CHILDREN:
                     return
                 changes, self._held = self._held, []
                 self._start()
