@@ -37,7 +37,7 @@ START_AFTER = 200
 #: Messages (commits) queued in the child before the writer waits for it: bounds memory.
 QUEUED = 4
 #: Handing a child the two pipe ends by number (``pass_fds``) needs POSIX; elsewhere a bulk
-#: write is applied in this process when it ends, as a small one is.
+#: write is applied in this process, a group of ``max_changes`` at a time.
 _PIPES_TO_CHILDREN = os.name == "posix"
 #: The child's collector thresholds: a young-object scan every 20,000 allocations, not 700.
 _GC_THRESHOLDS = (20_000, 20, 20)
@@ -85,7 +85,11 @@ class IndexProcess:
         with self._lock:
             if self._process is None:
                 self._held.extend(changes)
-                if len(self._held) < self._start_after or not _PIPES_TO_CHILDREN:
+                if not _PIPES_TO_CHILDREN:
+                    if len(self._held) >= self._max_changes:  # bounded memory: apply as we go
+                        self._apply_here()
+                    return
+                if len(self._held) < self._start_after:
                     return
                 changes, self._held = self._held, []
                 self._start()
