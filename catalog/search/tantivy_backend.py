@@ -62,6 +62,9 @@ CONCEPT_BOOSTS = {"ct": 2.5, "cd": 0.5}
 PHRASE_BOOST = 1.5
 _SORT_FIELDS = {"newest": "modified", "cases": "cases"}
 _SUGGEST_SEP = "\x1f"
+#: ``json.dumps(display, ensure_ascii=False)`` without building an encoder per document or
+#: looking for cycles (a display is plain data built by ``build_document``).
+_DISPLAY_JSON = json.JSONEncoder(ensure_ascii=False, check_circular=False)
 _WRITER_HEAP = 32_000_000
 _REBUILD_HEAP = 256_000_000
 Occur = tantivy.Occur
@@ -149,7 +152,7 @@ def to_tantivy(doc: SearchDocument, terms: Terms) -> tantivy.Document:
         "db": [" ".join(description.bigrams)],
         "ct": [" ".join(concept_token(c) for c in sorted(title_concepts))],
         "cd": [" ".join(concept_token(c) for c in sorted(other))],
-        "display": [json.dumps(doc.display, ensure_ascii=False).encode("utf-8")],
+        "display": [_DISPLAY_JSON.encode(doc.display).encode("utf-8")],
     }
     for facet, values in doc.facets.items():
         if facet in FACETS and values:
