@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -20,6 +21,7 @@ from catalog.search.query import SearchQuery
 from catalog.settings import Settings
 from harvesters.base import HarvestedRecord
 from harvesters.ckan import package_to_dataset
+from schemas import Dataset
 from tests.harvest.servers import CkanServer, serve
 
 FAST = {"attempts": 2, "backoff": 0.01, "rows": 25}
@@ -146,3 +148,24 @@ def test_an_index_failure_in_a_small_run_applied_in_process_fails_the_run_too(
         run = service.run("d")
     assert run.status == "failed" and run.added == 30 and "fairgate reindex" in (run.reason or "")
     assert len(_stored(ctx)) == 30
+
+
+def test_another_writers_save_during_a_run_is_searchable_when_it_returns(tmp_path: Path) -> None:
+    ctx = _context(tmp_path)
+    index = search_index(ctx)
+    found_by_other: list[tuple[str, set[str]]] = []
+
+    def edit() -> None:
+        guid = ctx.store.save(Dataset(title={"en": "Steward's kidney biopsy set"}), actor="web").guid
+        found_by_other.append((guid, {h.guid for h in index.search(SearchQuery(q="kidney")).hits}))
+
+    with ctx.store.publishing_behind():
+        bulk = ctx.store.save(Dataset(title={"en": "Harvested kidney ultrasound"}), actor="harvest").guid
+        assert _indexers()  # the bulk write went to the child process
+        other = threading.Thread(target=edit)
+        other.start()
+        other.join(60)
+    [(edited, seen)] = found_by_other
+    assert seen == {bulk, edited}  # both applied (in commit order) before the edit returned
+    assert _indexed(ctx) == _stored(ctx)
+    index.close()
