@@ -13,7 +13,7 @@ import json
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,49 +22,47 @@ from typing import Any, Literal
 from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 
 from catalog import guid as guids
+from catalog.changes import (
+    BulkSink,
+    BulkSubscriber,
+    Change,
+    ChangeKind,
+    ChangeRow,
+    Conflict,
+    DeliveryError,
+    NotFound,
+    StoredDataset,
+    StoreError,
+    Subscriber,
+    dataset_of,
+)
 from catalog.db import CanonicalJSON, make_sessionmaker
 from catalog.tables import DatasetRow, RevisionRow
 from schemas import Dataset
 
 SaveStatus = Literal["created", "updated", "unchanged", "restored"]
-ChangeKind = Literal["created", "updated", "restored", "tombstoned"]
 
-
-class StoreError(Exception):
-    """Base of store errors; ``code`` is stable for API clients."""
-
-    code = "store_error"
-
-
-class NotFound(StoreError):
-    code = "not_found"
-
-
-class Conflict(StoreError):
-    """An edit was based on a revision that is no longer current (HTTP 409)."""
-
-    code = "stale_revision"
-
-
-@dataclass(frozen=True)
-class StoredDataset:
-    """A dataset as the store holds it, with its bookkeeping."""
-
-    dataset: Dataset
-    guid: str
-    revision: int
-    status: Literal["active", "tombstoned"]
-    content_hash: str
-    created_at: datetime
-    updated_at: datetime
-    source_guid: str | None = None
-    upstream_id: str | None = None
-    tombstone_reason: str | None = None
-    tombstoned_at: datetime | None = None
-
-    @property
-    def is_tombstone(self) -> bool:
-        return self.status == "tombstoned"
+__all__ = [
+    "BulkSink",
+    "BulkSubscriber",
+    "Change",
+    "ChangeKind",
+    "ChangeRow",
+    "Conflict",
+    "DeliveryError",
+    "NewRecord",
+    "NotFound",
+    "Page",
+    "Revision",
+    "SaveResult",
+    "SaveStatus",
+    "Store",
+    "StoreError",
+    "StoredDataset",
+    "Subscriber",
+    "canonical_json",
+    "content_hash",
+]
 
 
 @dataclass(frozen=True)
@@ -87,15 +85,6 @@ class SaveResult:
 
 
 @dataclass(frozen=True)
-class Change:
-    """What a subscriber hears after a commit."""
-
-    kind: ChangeKind
-    guid: str
-    stored: StoredDataset
-
-
-@dataclass(frozen=True)
 class Page:
     items: list[StoredDataset]
     next_cursor: str | None
@@ -109,12 +98,14 @@ class NewRecord:
     upstream_id: str | None = None
 
 
-Subscriber = Callable[[Sequence[Change]], None]
+#: One encoder for every record (``json.dumps`` with options builds one per call); content
+#: is a model dump, which cannot hold a cycle, so the encoder does not look for one.
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"), check_circular=False)
 
 
 def canonical_json(content: dict[str, Any]) -> CanonicalJSON:
     """The canonical JSON text of a record's content (sorted keys, no spaces)."""
-    return CanonicalJSON(json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":")))
+    return CanonicalJSON(_CANONICAL.encode(content))
 
 
 def content_hash(content: dict[str, Any] | CanonicalJSON) -> str:
@@ -154,7 +145,7 @@ class Store:
         self.guid_prefix = guid_prefix
         self._sessions = make_sessionmaker(engine)
         self._subscribers: list[Subscriber] = []
-        self._behind: _Publisher | None = None
+        self._behind: _Behind | None = None
         self._behind_lock = threading.Lock()
 
     # --- subscriptions -------------------------------------------------------------------
@@ -178,35 +169,39 @@ class Store:
 
     @contextmanager
     def publishing_behind(self, *, max_changes: int = 2000, max_wait: float = 5.0, queued: int = 4) -> Iterator[None]:
-        """Within the block, subscribers hear of this thread's commits from a worker thread.
+        """Within the block, subscribers hear of this thread's commits behind it, not during it.
 
         For bulk writers (a harvest run): keeping the search index current then overlaps with
-        the next batches instead of following each one, and the worker gathers commits into
-        groups of about ``max_changes`` (or what waited ``max_wait`` seconds), so an index
-        commits a few large batches instead of many small ones. Every change has been
-        delivered when the block ends, and a subscriber's exception is raised there. Memory
-        stays bounded: the group being gathered plus at most ``queued`` commits. Commits of
-        other threads meanwhile are delivered in order behind the gathered ones, and their
-        writer waits for that, as it would have waited for a synchronous delivery.
+        the next batches instead of following each one. A :class:`BulkSubscriber` (the search
+        index) gets a sink of its own, which may apply the changes in another process, so
+        they do not compete with the writer for the GIL; other subscribers hear from a worker
+        thread, which gathers commits into groups of about ``max_changes`` (or what waited
+        ``max_wait`` seconds), so an index commits a few large batches instead of many small
+        ones. Every change has been delivered when the block ends, and a subscriber's
+        exception is raised there. Memory stays bounded: the group being gathered plus at
+        most ``queued`` commits. Commits of other threads meanwhile are delivered in order
+        behind the gathered ones, and their writer waits for that, as it would have waited
+        for a synchronous delivery.
         """
         with self._behind_lock:
-            if self._behind is not None:  # nested or concurrent: its commits queue behind the active block
-                nested = True
-            else:
-                nested = False
-                self._behind = _Publisher(self._deliver, max_changes=max_changes, max_wait=max_wait, queued=queued)
+            nested = self._behind is not None  # nested or concurrent: its commits queue behind the active block
+            if not nested:
+                self._behind = _Behind(self._subscribers, max_changes=max_changes, max_wait=max_wait, queued=queued)
         if nested:
             yield
             return
-        publisher = self._behind
-        assert publisher is not None
+        behind = self._behind
+        assert behind is not None
         try:
             yield
-        except BaseException:
-            publisher.close(raise_error=False)
+        except BaseException as exc:
+            try:
+                behind.close()
+            except BaseException as late:  # the block's own error goes on; this one rides along
+                exc.add_note(f"also, delivering its commits failed: {late}")
             raise
         else:
-            publisher.close()
+            behind.close()
         finally:
             with self._behind_lock:
                 self._behind = None
@@ -358,7 +353,7 @@ class Store:
                 row.updated_at = now
                 s.add(_revision_row(row, "tombstone", actor, reason, now))
                 results.append(SaveResult(guid, row.revision, "updated"))
-                changes.append(Change("tombstoned", guid, _stored(row)))
+                changes.append(Change("tombstoned", guid, _stored(row), canonical_json(row.content)))
         self._publish(changes)
         return results
 
@@ -374,12 +369,13 @@ class Store:
     ) -> tuple[list[SaveResult], list[Change]]:
         now = _now()
         prepared: list[tuple[str, Dataset, CanonicalJSON, str, str | None]] = []
+        derive = guids.deriver(self.guid_prefix, source_guid) if source_guid else None
         for rec in records:
             ds = rec.dataset
             if ds.guid:
                 guid = ds.guid
-            elif source_guid and rec.upstream_id:
-                guid = self.derive_guid(source_guid, rec.upstream_id)
+            elif derive is not None and rec.upstream_id:
+                guid = derive(rec.upstream_id)
             else:
                 guid = guids.mint(self.guid_prefix)
             # Serialised once: the same text is hashed and written to both rows (see catalog.db).
@@ -479,7 +475,7 @@ class Store:
                 kind: ChangeKind = "updated"
                 if status in ("created", "restored"):
                     kind = "created" if status == "created" else "restored"
-                changes.append(Change(kind, guid, stored))
+                changes.append(Change(kind, guid, stored, content))
             if inserts:
                 conn.execute(insert(DatasetRow), inserts)
             if updates:
@@ -492,6 +488,71 @@ class Store:
             if revisions:
                 conn.execute(insert(RevisionRow), revisions)
         return results, changes
+
+
+class _Behind:
+    """The deliveries of one ``publishing_behind`` block: bulk sinks, and a worker thread for
+    the subscribers that have none."""
+
+    def __init__(self, subscribers: Sequence[Subscriber], *, max_changes: int, max_wait: float, queued: int) -> None:
+        self._owner = threading.get_ident()
+        self._subscribers = list(subscribers)
+        self._lock = threading.Lock()
+        self._closed = False
+        self._sinks: list[BulkSink] = []
+        plain: list[Subscriber] = []
+        try:
+            for sub in self._subscribers:
+                if isinstance(sub, BulkSubscriber):
+                    self._sinks.append(sub.open_bulk(max_changes=max_changes, max_wait=max_wait))
+                else:
+                    plain.append(sub)
+        except BaseException:
+            for sink in self._sinks:
+                sink.close(raise_error=False)
+            raise
+
+        def deliver(changes: Sequence[Change]) -> None:
+            for sub in plain:
+                sub(changes)
+
+        self._publisher = (
+            _Publisher(deliver, max_changes=max_changes, max_wait=max_wait, queued=queued) if plain else None
+        )
+
+    def publish(self, changes: Sequence[Change]) -> None:
+        with self._lock:
+            closed = self._closed
+            if not closed:
+                for sink in self._sinks:
+                    sink.send(changes)
+                    if threading.get_ident() != self._owner:
+                        # Another thread's commit: its writer waits until it is applied, as it
+                        # would have for a synchronous delivery (the sink keeps commit order).
+                        sink.flush()
+        if closed:  # a late commit of another thread, after the block ended: delivered as usual
+            for sub in self._subscribers:
+                sub(changes)
+        elif self._publisher is not None:
+            self._publisher.publish(changes)
+
+    def close(self, *, raise_error: bool = True) -> None:
+        """Deliver everything; then raise the first error (a sink's, else a subscriber's)."""
+        with self._lock:
+            self._closed = True
+        error: BaseException | None = None
+        for sink in self._sinks:
+            try:
+                sink.close(raise_error=raise_error)
+            except BaseException as exc:
+                error = error or exc
+        if self._publisher is not None:
+            try:
+                self._publisher.close(raise_error=raise_error)
+            except BaseException as exc:
+                error = error or exc
+        if error is not None:
+            raise error
 
 
 class _Publisher:
@@ -622,12 +683,8 @@ def _revision_row(row: DatasetRow, activity: str, actor: str, reason: str | None
     )
 
 
-def _dataset(guid: str, content: dict[str, Any]) -> Dataset:
-    return Dataset.model_validate({**content, "guid": guid})
-
-
 def _stored(row: DatasetRow, dataset: Dataset | None = None) -> StoredDataset:
-    ds = dataset.model_copy(update={"guid": row.guid}) if dataset is not None else _dataset(row.guid, row.content)
+    ds = dataset.model_copy(update={"guid": row.guid}) if dataset is not None else dataset_of(row.guid, row.content)
     return StoredDataset(
         dataset=ds,
         guid=row.guid,
@@ -652,5 +709,5 @@ def _revision(row: RevisionRow) -> Revision:
         actor=row.actor,
         reason=row.reason,
         created_at=_aware(row.created_at) or _now(),
-        dataset=_dataset(row.dataset_guid, row.content),
+        dataset=dataset_of(row.dataset_guid, row.content),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import threading
 from collections.abc import Sequence
 
@@ -10,7 +11,17 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from catalog import guid as guids
-from catalog.store import Change, Conflict, NewRecord, NotFound, Store, StoreError
+from catalog.store import (
+    BulkSubscriber,
+    Change,
+    ChangeRow,
+    Conflict,
+    DeliveryError,
+    NewRecord,
+    NotFound,
+    Store,
+    StoreError,
+)
 from schemas import Dataset
 
 
@@ -207,3 +218,96 @@ def test_a_subscriber_that_writes_behind_does_not_wait_on_itself(store: Store) -
     with store.publishing_behind():
         store.save(_ds(), actor="bulk")
     assert heard == ["Lung CT", "derived"]
+
+
+class _Sink:
+    """A bulk sink that records what it is sent and applies it at flush/close (like the index's)."""
+
+    def __init__(self, applied: list[list[tuple[str, str]]], fail: bool) -> None:
+        self.applied, self.fail = applied, fail
+        self.sent: list[tuple[str, str]] = []
+        self.closed = False
+
+    def send(self, changes: Sequence[Change]) -> None:
+        self.sent.extend((c.kind, c.guid) for c in changes)
+
+    def flush(self) -> None:
+        self.applied.append(self.sent)
+        self.sent = []
+
+    def close(self, *, raise_error: bool = True) -> None:
+        self.flush()
+        self.closed = True
+        if self.fail and raise_error:
+            raise DeliveryError("the index is full")
+
+
+class _BulkListener:
+    """A bulk subscriber: commits of a bulk writer go to a sink, other commits to the call."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.called: list[tuple[str, str]] = []
+        self.applied: list[list[tuple[str, str]]] = []
+        self.sinks: list[_Sink] = []
+        self.fail = fail
+
+    def __call__(self, changes: Sequence[Change]) -> None:
+        self.called.extend((c.kind, c.guid) for c in changes)
+
+    def open_bulk(self, *, max_changes: int, max_wait: float) -> _Sink:
+        self.sinks.append(_Sink(self.applied, self.fail))
+        return self.sinks[-1]
+
+
+def test_a_bulk_subscriber_gets_a_bulk_writers_commits_through_its_sink_closed_when_the_block_ends(
+    store: Store,
+) -> None:
+    listener = _BulkListener()
+    store.subscribe(listener)
+    plain: list[tuple[str, str]] = []
+    store.subscribe(lambda changes: plain.extend((c.kind, c.guid) for c in changes))
+    with store.publishing_behind():
+        first = store.save(_ds("a"), actor="bulk").guid
+        second = store.save(_ds("b"), actor="bulk").guid
+        store.tombstone(first, reason="gone", actor="bulk")
+    expected = [("created", first), ("created", second), ("tombstoned", first)]
+    assert isinstance(listener, BulkSubscriber)
+    assert listener.applied == [expected] and listener.sinks[0].closed
+    assert listener.called == [] and plain == expected  # the plain subscriber heard them behind, as before
+    after = store.save(_ds("c"), actor="web").guid
+    assert listener.called == [("created", after)]  # outside a block: the ordinary call
+
+
+def test_another_threads_commit_during_a_bulk_write_is_applied_before_its_save_returns(store: Store) -> None:
+    listener = _BulkListener()
+    store.subscribe(listener)
+    with store.publishing_behind():
+        bulk = store.save(_ds("bulk"), actor="bulk").guid
+        other = threading.Thread(target=lambda: store.save(_ds("web"), actor="web"))
+        other.start()
+        other.join(30)
+        web_applied = list(listener.applied)
+    assert [kind for batch in web_applied for kind, _ in batch] == ["created", "created"]
+    assert web_applied[0][0] == ("created", bulk)  # in commit order: the bulk writer's first
+
+
+def test_a_sink_that_cannot_apply_raises_delivery_error_when_the_block_ends_and_the_commits_stand(
+    store: Store,
+) -> None:
+    store.subscribe(_BulkListener(fail=True))
+    with pytest.raises(DeliveryError, match="index is full"), store.publishing_behind():
+        guid = store.save(_ds(), actor="bulk").guid
+    assert store.get(guid).revision == 1
+
+
+def test_a_change_row_rebuilds_the_change_a_store_read_would_give(store: Store) -> None:
+    heard: list[Change] = []
+    store.subscribe(heard.extend)
+    guid = store.save(_ds("Lung CT", keywords={"en": ["lung"]}, issued="2020-01-02"), actor="a").guid
+    store.tombstone(guid, reason="gone", actor="a")
+    for change in heard:
+        row = ChangeRow.of(change)
+        again = pickle.loads(pickle.dumps(row)).to_change()
+        assert (again.kind, again.guid) == (change.kind, change.guid)
+        assert again.stored == change.stored
+    assert heard[-1].stored == store.get(guid)

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from catalog import guid as guids
 from catalog.db import make_sessionmaker
+from catalog.harvest.collector import fewer_collections
 from catalog.harvest.duplicates import link_duplicates
 from catalog.harvest.readahead import read_ahead
 from catalog.harvest.tables import (
@@ -30,7 +31,7 @@ from catalog.harvest.tables import (
     HarvestRunRow,
     HarvestSourceRow,
 )
-from catalog.store import NewRecord, NotFound, Store, StoreError
+from catalog.store import DeliveryError, NewRecord, NotFound, Store, StoreError
 from harvesters import registry
 from harvesters.base import HarvestedRecord, Source, SourceError
 from harvesters.retries import describe
@@ -340,9 +341,9 @@ class HarvestService:
             known = self._known(src)
             is_known = None if force else (lambda uid, digest: known.get(uid) == digest)
             stream = source if source is not None else self._source_factory(src, is_known)
-            # The search index (a store subscriber) catches up in a worker thread while the
+            # The search index (a store subscriber) catches up in a child process while the
             # next batches are fetched, mapped and written; it is current when the block ends.
-            with self.store.publishing_behind(max_changes=self.index_batch, queued=2):
+            with fewer_collections(), self.store.publishing_behind(max_changes=self.index_batch, queued=2):
                 self._consume(src, run_id, stream, since, tally, progress)
                 # Deletions the source announced are facts, not inferences: applied in any mode.
                 tally.withdrawn = self._withdraw(src, lambda upstream_id: upstream_id in tally.deleted)
@@ -355,8 +356,9 @@ class HarvestService:
                     else:
                         tally.withdrawn += self._withdraw(src, lambda upstream_id: upstream_id not in tally.seen)
             status = "succeeded"
-        except SourceError as exc:
-            reason = str(exc)
+        except (SourceError, DeliveryError) as exc:
+            # A delivery error: every record is stored, but the search index missed some.
+            reason = "; ".join([str(exc), *getattr(exc, "__notes__", ())])
         except Exception as exc:  # a crash in our own code must still close the run and lock
             reason = f"run stopped by an unexpected error: {describe(exc)}"
             raise

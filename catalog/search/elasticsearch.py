@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from catalog.changes import StoredDataset
 from catalog.search.document import SearchDocument
 from catalog.search.embedded import RELAX_BELOW, hit_of
 from catalog.search.index import Progress, Suggestion, active, document_of
@@ -33,7 +34,6 @@ from catalog.search.query import (
 )
 from catalog.search.terms import Terms, document_concepts, load_terms
 from catalog.search.text import analyse, normalise, pieces, to_traditional
-from catalog.store import StoredDataset
 
 _TEXT = {
     "type": "text",

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from catalog.changes import StoredDataset
 from catalog.search.document import SearchDocument
 from catalog.search.highlight import SNIPPET_CHARS, mark
 from catalog.search.index import Progress, Suggestion, active, document_of
@@ -43,7 +44,6 @@ from catalog.search.query import (
 )
 from catalog.search.terms import Terms, document_concepts, load_terms
 from catalog.search.text import analyse, normalise, pieces
-from catalog.store import StoredDataset
 
 SCHEMA_VERSION = "1"
 #: bm25 weights of the FTS columns t, tb, k, kb, d, db, ct, cd: title above keywords above

@@ -12,10 +12,10 @@ from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
+from catalog.changes import Change, StoredDataset
 from catalog.search.document import SearchDocument, build_document
 from catalog.search.query import SearchQuery, SearchResults
 from catalog.settings import Settings
-from catalog.store import Change, StoredDataset
 
 Progress = Callable[[int], None]
 
@@ -59,26 +59,64 @@ def document_of(stored: StoredDataset) -> SearchDocument:
 
 
 @runtime_checkable
-class AppliesChanges(Protocol):
-    """A backend that applies a group of store changes itself (tantivy: one commit, no
-    delete for records the store has just created)."""
+class AppliesGroups(Protocol):
+    """A backend that applies a group of documents and removals itself (tantivy: one commit,
+    no delete for records the store has just created)."""
 
-    def apply_changes(self, changes: Sequence[Change]) -> None: ...
+    def apply_group(self, documents: Iterable[SearchDocument], gone: Sequence[str], new: frozenset[str]) -> None: ...
+
+
+class Group:
+    """A group of changes reduced to what the index must do: the last change of a record
+    decides (a group may tombstone and then restore it). Documents are built as changes
+    are added, so a caller can build them while it waits for more."""
+
+    def __init__(self) -> None:
+        self._final: dict[str, tuple[str, SearchDocument | None]] = {}
+
+    def __len__(self) -> int:
+        return len(self._final)
+
+    def add(self, changes: Iterable[Change]) -> None:
+        for c in changes:
+            self._final.pop(c.guid, None)  # keep the order of last changes
+            self._final[c.guid] = (c.kind, None if c.kind == "tombstoned" else document_of(c.stored))
+
+    def clear(self) -> None:
+        self._final = {}
+
+    def apply(self, index: SearchIndex) -> None:
+        final, self._final = self._final, {}
+        gone = [g for g, (kind, _) in final.items() if kind == "tombstoned"]
+        live = [doc for _, doc in final.values() if doc is not None]
+        new = frozenset(g for g, (kind, _) in final.items() if kind == "created")
+        if isinstance(index, AppliesGroups):
+            index.apply_group(live, gone, new)
+            return
+        if live:
+            index.upsert(live)
+        if gone:
+            index.remove(gone)
 
 
 def apply_changes(index: SearchIndex, changes: Sequence[Change]) -> None:
     """Keep ``index`` current with what the store just committed."""
-    if isinstance(index, AppliesChanges):
-        index.apply_changes(changes)
-        return
-    # The last change of a record decides (a group may tombstone and then restore it).
-    final = {c.guid: c for c in changes}.values()
-    gone = [c.guid for c in final if c.kind == "tombstoned"]
-    live = [document_of(c.stored) for c in final if c.kind != "tombstoned"]
-    if live:
-        index.upsert(live)
-    if gone:
-        index.remove(gone)
+    group = Group()
+    group.add(changes)
+    group.apply(index)
+
+
+@runtime_checkable
+class NoticesOutsideWrites(Protocol):
+    """A backend whose readers do not see another process's commits at once (tantivy)."""
+
+    def notice_outside_writes(self) -> None: ...
+
+
+def notice_outside_writes(index: SearchIndex) -> None:
+    """Make ``index`` show at once what another process has just written to it."""
+    if isinstance(index, NoticesOutsideWrites):
+        index.notice_outside_writes()
 
 
 def open_index(settings: Settings) -> SearchIndex:

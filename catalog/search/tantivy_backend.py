@@ -28,6 +28,7 @@ from typing import Any
 
 import tantivy
 
+from catalog.changes import StoredDataset
 from catalog.search.document import SearchDocument
 from catalog.search.embedded import RELAX_BELOW, hit_of
 from catalog.search.index import Progress, Suggestion, active, document_of
@@ -44,7 +45,6 @@ from catalog.search.query import (
 )
 from catalog.search.terms import Terms, document_concepts, load_terms
 from catalog.search.text import analyse, normalise, piece_starts
-from catalog.store import Change, StoredDataset
 
 POINTER = "CURRENT-tantivy"
 TOKENIZER = "fairgate_units"
@@ -62,6 +62,9 @@ CONCEPT_BOOSTS = {"ct": 2.5, "cd": 0.5}
 PHRASE_BOOST = 1.5
 _SORT_FIELDS = {"newest": "modified", "cases": "cases"}
 _SUGGEST_SEP = "\x1f"
+#: ``json.dumps(display, ensure_ascii=False)`` without building an encoder per document or
+#: looking for cycles (a display is plain data built by ``build_document``).
+_DISPLAY_JSON = json.JSONEncoder(ensure_ascii=False, check_circular=False)
 _WRITER_HEAP = 32_000_000
 _REBUILD_HEAP = 256_000_000
 Occur = tantivy.Occur
@@ -149,7 +152,7 @@ def to_tantivy(doc: SearchDocument, terms: Terms) -> tantivy.Document:
         "db": [" ".join(description.bigrams)],
         "ct": [" ".join(concept_token(c) for c in sorted(title_concepts))],
         "cd": [" ".join(concept_token(c) for c in sorted(other))],
-        "display": [json.dumps(doc.display, ensure_ascii=False).encode("utf-8")],
+        "display": [_DISPLAY_JSON.encode(doc.display).encode("utf-8")],
     }
     for facet, values in doc.facets.items():
         if facet in FACETS and values:
@@ -385,6 +388,11 @@ class TantivyIndex:
     def count(self) -> int:
         return int(self._refresh().searcher().num_docs)
 
+    def notice_outside_writes(self) -> None:
+        """Reload the reader now: another process (the bulk indexer) has committed. Left to
+        itself, tantivy notices a commit only after a polling delay."""
+        self._refresh().reload()
+
     # --- writing -------------------------------------------------------------------------
 
     def _writer(self, index: tantivy.Index, heap: int = _WRITER_HEAP, threads: int = 1) -> tantivy.IndexWriter:
@@ -412,20 +420,13 @@ class TantivyIndex:
     def remove(self, guids: Sequence[str]) -> None:
         self._write((), guids)
 
-    def apply_changes(self, changes: Sequence[Change]) -> None:
-        """Bring the index to the state after ``changes`` (a store commit, or a group of them
-        from a bulk writer) with one writer and one commit.
-
-        The last change of a record decides its state, so a record tombstoned and restored
-        within one group stays. A record the store has just created cannot be in the index,
+    def apply_group(self, documents: Iterable[SearchDocument], gone: Sequence[str], new: frozenset[str]) -> None:
+        """Bring the index to the state after a group of store changes (one commit, or a group
+        of them from a bulk writer), with one writer and one commit: delete ``gone``, replace
+        ``documents``. A record the store has just created (``new``) cannot be in the index,
         so it needs no delete of an older version (a delete is a term lookup in every segment
-        at commit time); documents are built while they are written, not gathered first.
-        """
-        final = {c.guid: c for c in changes}
-        gone = [g for g, c in final.items() if c.kind == "tombstoned"]
-        live = [c for c in final.values() if c.kind != "tombstoned"]
-        new = frozenset(c.guid for c in live if c.kind == "created")
-        self._write((document_of(c.stored) for c in live), gone, new)
+        at commit time)."""
+        self._write(documents, gone, new)
 
     def _write(
         self, documents: Iterable[SearchDocument], gone: Sequence[str], new: frozenset[str] = frozenset()
