@@ -28,9 +28,10 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.schema import CreateIndex
 
 from consent import tables as consent_tables
+from consent.case_facts import micros
 from consent.decide import Use
 from consent.registry import ConsentRegistry, EnrolmentInput
-from consent.release_filter import STATE_SCHEMA, arrow_of, configure, filter_release
+from consent.release_filter import CASE_FACTS_SCHEMA, STATE_SCHEMA, arrow_of, batched, configure, filter_current
 from consent.settings import ConsentSettings
 from consent.state import StateEntry, StateKey, decide_current
 from schemas.consent import Category, Enrolment, EventKind, EventRequest, Policy, format_instant, parse_instant
@@ -75,7 +76,11 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 
 def release_data(n: int) -> tuple[pa.Table, pa.Table, pa.Table, pa.Table]:
     """n subjects with one case each; A 10% (80% consented), B 30%, C 60% (notified 60 days ago, 5% of
-    letters returned); 1.4% opt-outs or withdrawals."""
+    letters returned); 1.4% opt-outs or withdrawals.
+
+    Shaped as a release loads them from the registry (``consent.release.load_current``): the request,
+    the dataset's ``consent_cases`` rows with their facts, and the ``consent_state`` rows of facet
+    ``choice``; plus all state rows, for the naive loop."""
     con = duckdb.connect()
     con.execute(f"SET threads TO {os.cpu_count() or 2}")
     con.execute(
@@ -84,16 +89,20 @@ def release_data(n: int) -> tuple[pa.Table, pa.Table, pa.Table, pa.Table]:
             FROM range({n}) t(i)"""
     )
     enrolled = format_instant(NOW - timedelta(days=365))
-    membership = arrow_of(con.sql("SELECT case_id, subject FROM s"))
-    enrolments = arrow_of(
-        con.sql(
-            f"""SELECT subject, CASE WHEN r < 100 THEN 'A' WHEN r < 400 THEN 'B' ELSE 'C' END AS category,
-                '{enrolled}' AS enrolled_at FROM s"""
-        )
-    )
     sent = format_instant(NOW - timedelta(days=60))
     back = format_instant(NOW - timedelta(days=50))
     opted = format_instant(NOW - timedelta(days=10))
+    us = {k: micros(parse_instant(v)) for k, v in dict(enrolled=enrolled, sent=sent, back=back).items()}
+    members = arrow_of(
+        con.sql(
+            f"""SELECT case_id, subject, CASE WHEN r < 100 THEN 'A' WHEN r < 400 THEN 'B' ELSE 'C' END AS category,
+                {us["enrolled"]}::BIGINT AS enrolled_us,
+                CASE WHEN r >= 400 THEN {us["sent"]}::BIGINT END AS notice_sent_us,
+                CASE WHEN r >= 400 AND q < 50 THEN {us["back"]}::BIGINT END AS notice_undelivered_us,
+                false AS deceased, r < 80 OR q >= 986 AS has_choice
+                FROM s"""
+        )
+    ).cast(CASE_FACTS_SCHEMA)
     state = arrow_of(
         con.sql(
             f"""
@@ -113,26 +122,30 @@ def release_data(n: int) -> tuple[pa.Table, pa.Table, pa.Table, pa.Table]:
     ).cast(STATE_SCHEMA)
     cases = arrow_of(con.sql("SELECT case_id FROM s"))
     con.close()
-    return cases, membership, enrolments, state
+    # One chunk per column, as the registry's loader builds them.
+    choices = state.filter(pa.compute.equal(state.column("facet"), "choice")).combine_chunks()
+    return cases.combine_chunks(), members.combine_chunks(), choices, state.combine_chunks()
 
 
 def bench_release_filter(n: int, memory_limit: str | None = None) -> None:
-    cases, membership, enrolments, state = release_data(n)
+    cases, members, choices, state = release_data(n)
     use = Use(DATASET, "DUO:0000006")
     policy = Policy()
     secret = b"k" * 32
     con = duckdb.connect()
     configure(con, memory_limit=memory_limit, threads=os.cpu_count() or 2)
+    # Timed: everything a release does per request once its inputs are in memory (deciding every case,
+    # pseudonymising the released ones). Not timed: loading consent_cases and consent_state from
+    # SQLite/PostgreSQL into Arrow, and writing the release files and stored membership afterwards.
     with PeakMemory() as mem:
         seconds, out = timed(
-            lambda: filter_release(
-                cases, membership, enrolments, state, DATASET, use.covering_scopes(), policy, NOW, secret, con
-            )
+            lambda: filter_current(cases, members, choices, DATASET, use.covering_scopes(), policy, NOW, secret, con)
         )
     released = int(pa.compute.sum(out.column("permit")).as_py())
-    con.register("cases", cases)
-    con.register("membership", membership)
-    con.register("state", state)
+    # The same zero-copy batches filter_current hands DuckDB, so the baseline's scans use every thread too.
+    con.register("cases", batched(cases))
+    con.register("membership", batched(members))
+    con.register("state", batched(choices))
     baseline_sql = """
         SELECT c.case_id FROM cases c JOIN membership m ON m.case_id = c.case_id
         WHERE m.subject NOT IN (SELECT subject FROM state WHERE kind IN ('opted_out', 'withdrawn'))"""
@@ -141,21 +154,19 @@ def bench_release_filter(n: int, memory_limit: str | None = None) -> None:
     # Naive per-row Python on 1% of the cases: dict look-ups and decide_current per case.
     sample = max(n // 100, 1)
     by_subject_state: dict[str, dict[StateKey, StateEntry]] = {}
-    sample_subjects = membership.slice(0, sample).column("subject")
+    sample_subjects = members.slice(0, sample).column("subject")
     sample_state = state.filter(pa.compute.is_in(state.column("subject"), value_set=sample_subjects))
     for row in sample_state.to_pylist():
         by_subject_state.setdefault(row["subject"], {})[
             StateKey(row["facet"], row["scope_dataset"], row["scope_purpose"])
         ] = StateEntry(EventKind(row["kind"]), parse_instant(row["effective_at"]), row["seq"])
-    members = dict(
-        zip(*(membership.slice(0, sample).column(c).to_pylist() for c in ("case_id", "subject")), strict=True)
-    )
-    cats = dict(zip(*(enrolments.slice(0, sample).column(c).to_pylist() for c in ("subject", "category")), strict=True))
+    owners = dict(zip(*(members.slice(0, sample).column(c).to_pylist() for c in ("case_id", "subject")), strict=True))
+    cats = dict(zip(*(members.slice(0, sample).column(c).to_pylist() for c in ("subject", "category")), strict=True))
 
     def naive() -> int:
         kept = 0
         for case_id in cases.slice(0, sample).column("case_id").to_pylist():
-            subject = members[case_id]
+            subject = owners[case_id]
             enrolment = Enrolment(
                 subject=subject,
                 dataset=DATASET,
@@ -480,12 +491,14 @@ def main(argv: list[str] | None = None) -> None:
         "--pg-url",
         default=os.environ.get("FAIRGATE_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
     )
-    parser.add_argument("--only", choices=("filter", "withdrawals", "api"), help="run one figure only")
+    parser.add_argument(
+        "--only", choices=("release", "filter", "withdrawals", "api"), help="run one figure only (release = filter)"
+    )
     parser.add_argument("--workers", type=int, default=3, help="uvicorn workers for the API figure")
     parser.add_argument("--memory-limit", help="DuckDB memory_limit of the release filter (e.g. 1GB; spills beyond)")
     args = parser.parse_args(argv)
     quick = args.quick
-    if args.only in (None, "filter"):
+    if args.only in (None, "filter", "release"):
         bench_release_filter(args.cases or (100_000 if quick else 10_000_000), args.memory_limit)
     with tempfile.TemporaryDirectory() as tmp:
         if args.only in (None, "withdrawals"):

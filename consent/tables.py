@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     Index,
     Integer,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
@@ -43,6 +45,14 @@ cases = Table(
     Column("dataset", GUID, primary_key=True),
     Column("case_id", String(200), primary_key=True),
     Column("subject", HEX, nullable=False),
+    # Facts of the case's enrolment and its subject's state that a release decides on, kept equal to
+    # consent.case_facts.facts_of by the registry (times in epoch microseconds, see case_facts).
+    Column("category", String(1)),
+    Column("enrolled_us", BigInteger),
+    Column("notice_sent_us", BigInteger),
+    Column("notice_undelivered_us", BigInteger),
+    Column("deceased", Boolean, nullable=False, server_default=false()),
+    Column("has_choice", Boolean, nullable=False, server_default=false()),
     Index("ix_consent_cases_subject", "subject"),
 )
 

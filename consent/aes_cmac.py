@@ -1,0 +1,86 @@
+"""AES-CMAC (NIST SP 800-38B, RFC 4493) of many strings at once, as lowercase hex: the bulk release pseudonym.
+
+Vectorised with numpy over an Arrow string array's buffers; equal to ``cryptography``'s CMAC for every
+input (tests hold it). A case id of up to 16 bytes costs one AES block: its bytes, padded with 0x80 and
+zeros, XOR a subkey, encrypted. Longer ids chain one more block per 16 bytes, still in bulk.
+"""
+
+from __future__ import annotations
+
+import binascii
+
+import numpy as np
+import pyarrow as pa
+from cryptography.hazmat.primitives import cmac
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+_MASK = (1 << 128) - 1
+_CHUNK = 1 << 15  # rows per pass: the working set (a few MiB) stays in cache
+_INNER = 17  # mask-table row of a block that is neither partial nor last: used as it is
+
+
+def cmac_hex(key: bytes, message: bytes) -> str:
+    """Reference: AES-CMAC of one message, hex (``cryptography``'s implementation)."""
+    mac = cmac.CMAC(algorithms.AES(key))
+    mac.update(message)
+    return mac.finalize().hex()
+
+
+def _double(block: bytes) -> bytes:
+    n = int.from_bytes(block, "big") << 1
+    return ((n ^ 0x87 if n >> 128 else n) & _MASK).to_bytes(16, "big")
+
+
+def _tables(l_block: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of the last block's length (0-16, then ``_INNER``): bytes to keep, bytes to XOR in
+    (the 10* padding and subkey K2 for a partial block, K1 for a whole one, nothing for inner blocks)."""
+    k1 = _double(l_block)
+    k2 = _double(k1)
+    keep = np.zeros((18, 16), np.uint8)
+    xor = np.zeros((18, 16), np.uint8)
+    for n in range(16):
+        keep[n, :n] = 0xFF
+        xor[n, n] = 0x80
+        xor[n] ^= np.frombuffer(k2, np.uint8)
+    keep[16] = keep[_INNER] = 0xFF
+    xor[16] = np.frombuffer(k1, np.uint8)
+    # As 16-byte items: numpy gathers those row by row as fast as single integers.
+    return keep.view("V16").reshape(-1), xor.view("V16").reshape(-1)
+
+
+def cmac_hex_many(key: bytes, values: pa.Array, rows: np.ndarray) -> pa.Array:
+    """AES-CMAC under ``key`` (16 bytes) of the UTF-8 of ``values[rows]``, as 32 lowercase hex digits each."""
+    if values.type != pa.string():
+        values = values.cast(pa.string())
+    if values.null_count:
+        raise ValueError("cannot pseudonymise a missing case id")
+    encrypt = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
+    keep, xor = _tables(encrypt.update(bytes(16)))
+    _, offsets_buffer, data_buffer = values.buffers()
+    offsets = np.frombuffer(offsets_buffer, np.int32, len(values) + 1, values.offset * 4)
+    raw = np.frombuffer(data_buffer, np.uint8) if data_buffer is not None else np.zeros(0, np.uint8)
+    data = np.zeros(int(offsets[-1]) + 16, np.uint8)  # 16 zero bytes after the last id: every read is in bounds
+    data[: int(offsets[-1])] = raw[: int(offsets[-1])]
+    window = np.ndarray((len(data) - 15,), dtype="V16", buffer=data, strides=(1,))  # 16 bytes from any offset
+    out = np.empty(len(rows) * 32, np.uint8)
+    scratch = bytearray(_CHUNK * 16 + 15)
+    for first in range(0, len(rows), _CHUNK):
+        chunk = rows[first : first + _CHUNK]
+        starts = offsets[chunk]
+        lengths = offsets[chunk + 1] - starts
+        blocks = np.maximum((lengths + 15) // 16, 1)
+        state = np.zeros((len(chunk), 2), np.uint64)
+        for i in range(int(blocks.max(initial=1))):
+            live = slice(None) if i == 0 else np.nonzero(blocks > i)[0]
+            rest = lengths[live] - 16 * i
+            table_row = np.where(blocks[live] == i + 1, np.minimum(rest, 16), _INNER)
+            block = window[starts[live] + 16 * i].view(np.uint64).reshape(-1, 2)
+            block &= keep[table_row].view(np.uint64).reshape(-1, 2)
+            block ^= xor[table_row].view(np.uint64).reshape(-1, 2)
+            block ^= state[live]
+            size = block.nbytes
+            encrypt.update_into(block.view(np.uint8).reshape(-1), scratch)
+            state[live] = np.frombuffer(scratch, np.uint64, size // 8).reshape(-1, 2)
+        out[first * 32 : (first + len(chunk)) * 32] = np.frombuffer(binascii.hexlify(state.data), np.uint8)
+    offsets_out = np.arange(0, len(rows) * 32 + 1, 32, dtype=np.int32)
+    return pa.Array.from_buffers(pa.string(), len(rows), [None, pa.py_buffer(offsets_out), pa.py_buffer(out)])
