@@ -226,6 +226,7 @@ def _write_files(decided: pa.Table, out_dir: Path) -> ReleaseFiles:
     pacsv.write_csv(permitted.select(["release_pseudonym"]), files.released)
     pacsv.write_csv(permitted.select(["case_id", "release_pseudonym"]), files.custodian_map)
     unknown = decided.filter(pc.equal(decided.column("reason"), UNKNOWN)).select(["case_id"])
+    unknown = unknown.cast(pa.schema([("case_id", pa.string())]))  # the current path dictionary-encodes ids
     pacsv.write_csv(unknown.sort_by("case_id"), files.unknown)
     return files
 
