@@ -79,7 +79,7 @@ def cmac_hex_many(key: bytes, values: pa.Array, rows: np.ndarray) -> pa.Array:
             block &= keep[table_row].view(np.uint64).reshape(-1, 2)
             block ^= xor[table_row].view(np.uint64).reshape(-1, 2)
             block ^= state[live]
-            encrypt.update_into(memoryview(block.view(np.uint8).reshape(-1)), scratch)
+            encrypt.update_into(block.view(np.uint8).reshape(-1).data, scratch)
             state[live] = np.frombuffer(scratch, np.uint64, block.size).reshape(-1, 2)
         out[begin * 32 : (begin + len(chunk)) * 32] = np.frombuffer(binascii.hexlify(state.data), np.uint8)
 
