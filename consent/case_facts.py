@@ -1,7 +1,8 @@
 """Per-case consent facts: what a current-state release decision needs, kept on each ``consent_cases`` row.
 
 The category and enrolment time of the case's enrolment, the latest notice sent and returned for its
-dataset, whether the subject died and whether any choice could apply to the dataset. ``facts_of`` is
+dataset, whether the subject died, the winning choice among those for all purposes, and whether any
+choice scoped to one purpose exists (only then must a release look at the choices themselves). ``facts_of`` is
 the pure definition (a function of the folded state); the registry keeps the stored columns equal to
 it on enrolment and on every event, so a release scans one table instead of joining three.
 """
@@ -26,7 +27,18 @@ _MICRO = timedelta(microseconds=1)
 
 # Stored as epoch microseconds (exact: instants carry microseconds), not ISO text like the ledger: a
 # release compares them for every case, and integers cost DuckDB a fraction of what 27-byte strings do.
-COLUMNS = ("category", "enrolled_us", "notice_sent_us", "notice_undelivered_us", "deceased", "has_choice")
+COLUMNS = (
+    "category",
+    "enrolled_us",
+    "notice_sent_us",
+    "notice_undelivered_us",
+    "deceased",
+    "choice_kind",
+    "choice_us",
+    "choice_rank",
+    "choice_seq",
+    "purpose_choice",
+)
 
 
 def micros(moment: datetime) -> int:
@@ -41,7 +53,13 @@ class CaseFacts:
     notice_sent_us: int | None  # latest notice_sent for all datasets or this one
     notice_undelivered_us: int | None  # latest notice_undelivered for all datasets or this one
     deceased: bool  # any deceased event (decide() counts one in any scope)
-    has_choice: bool  # a choice for all datasets or this one exists: only such cases look for one
+    # The winning choice for all purposes and for all datasets or this one, by decide()'s order: latest
+    # effective time, then the broader scope (rank 2: all datasets, 1: this one), then the later event.
+    choice_kind: str | None
+    choice_us: int | None
+    choice_rank: int | None
+    choice_seq: int | None
+    purpose_choice: bool  # a choice scoped to one purpose applies to the dataset: look the choices up
 
     def row(self) -> dict[str, Any]:
         return {c: getattr(self, c) for c in COLUMNS}
@@ -56,13 +74,26 @@ def facts_of(state: Mapping[StateKey, StateEntry], dataset: str, category: str, 
         ]
         return micros(max(times)) if times else None
 
+    broad = [
+        ((micros(e.effective_at), 2 if k.scope_dataset == ALL else 1, e.seq), e)
+        for k, e in state.items()
+        if k.facet == "choice" and k.scope_dataset in (ALL, dataset) and k.scope_purpose == ALL
+    ]
+    best = max(broad, key=lambda pair: pair[0]) if broad else None
+
     return CaseFacts(
         category=category,
         enrolled_us=micros(enrolled_at),
         notice_sent_us=latest(EventKind.NOTICE_SENT),
         notice_undelivered_us=latest(EventKind.NOTICE_UNDELIVERED),
         deceased=any(k.facet == EventKind.DECEASED.value for k in state),
-        has_choice=any(k.facet == "choice" and k.scope_dataset in (ALL, dataset) for k in state),
+        choice_kind=best[1].kind.value if best else None,
+        choice_us=best[0][0] if best else None,
+        choice_rank=best[0][1] if best else None,
+        choice_seq=best[0][2] if best else None,
+        purpose_choice=any(
+            k.facet == "choice" and k.scope_dataset in (ALL, dataset) and k.scope_purpose != ALL for k in state
+        ),
     )
 
 
@@ -102,59 +133,66 @@ def store_facts(conn: Connection, facts: Mapping[tuple[str, str], CaseFacts]) ->
         conn.execute(stmt, list(chunk))
 
 
+def _better_choice(c: Any) -> Any:
+    """The stored all-purpose choice loses to the bound one (``at``, ``rank``, ``seq``) by decide()'s order."""
+    return or_(
+        c.choice_us.is_(None),
+        c.choice_us < bindparam("at"),
+        and_(c.choice_us == bindparam("at"), c.choice_rank < bindparam("rank")),
+        and_(c.choice_us == bindparam("at"), c.choice_rank == bindparam("rank"), c.choice_seq < bindparam("seq")),
+    )
+
+
 def apply_events(conn: Connection, events: Sequence[ConsentEvent]) -> None:
     """Carry newly appended events into the facts of their subjects' case rows.
 
-    Each fact only ever moves one way (a later time, false to true), so each update is idempotent and
-    commutes with any other: concurrent transactions on one subject cannot lose one another's update."""
+    Each update only ever moves a fact one way (a later time, a winning choice, false to true), so it is
+    idempotent and commutes with any other: events may arrive in any order, and concurrent transactions
+    on one subject (serialised anyway by its chain head) cannot lose one another's update."""
     c = t.cases.c
-    grouped: dict[tuple[str, bool], dict[tuple[str, str | None], int | None]] = defaultdict(dict)
+    statements: dict[tuple[str, bool], tuple[Any, list[dict[str, Any]]]] = {}
     for e in events:
-        fact = "has_choice" if e.kind in CHOICES else e.kind.value
-        key: tuple[str, str | None]
-        if e.kind is EventKind.DECEASED:
-            key = (e.subject, None)  # decide() counts a death in any scope
-        elif e.kind in CHOICES or e.kind in (EventKind.NOTICE_SENT, EventKind.NOTICE_UNDELIVERED):
-            key = (e.subject, e.scope_dataset)
+        scoped = e.scope_dataset is not None and e.kind is not EventKind.DECEASED  # a death counts everywhere
+        row: dict[str, Any] = {"s": e.subject, "d": e.scope_dataset} if scoped else {"s": e.subject}
+        where = (
+            and_(c.subject == bindparam("s"), c.dataset == bindparam("d")) if scoped else c.subject == bindparam("s")
+        )
+        if e.kind in CHOICES and e.scope_purpose is None:
+            name = "choice"
+            stmt = update(t.cases).where(where, _better_choice(c))
+            stmt = stmt.values(
+                choice_kind=bindparam("kind"),
+                choice_us=bindparam("at"),
+                choice_rank=bindparam("rank"),
+                choice_seq=bindparam("seq"),
+            )
+            row |= {"kind": e.kind.value, "at": micros(e.effective_at), "rank": 1 if scoped else 2, "seq": e.seq}
+        elif e.kind in CHOICES or e.kind is EventKind.DECEASED:
+            name = "purpose_choice" if e.kind in CHOICES else "deceased"
+            stmt = update(t.cases).where(where, c[name].is_(False)).values({name: True})
+        elif e.kind in (EventKind.NOTICE_SENT, EventKind.NOTICE_UNDELIVERED):
+            name = f"{e.kind.value}_us"
+            stmt = update(t.cases).where(where, or_(c[name].is_(None), c[name] < bindparam("at")))
+            stmt = stmt.values({name: bindparam("at")})
+            row["at"] = micros(e.effective_at)
         else:
             continue
-        at = micros(e.effective_at)
-        seen = grouped[(fact, key[1] is not None)]
-        seen[key] = max(at, seen.get(key) or at)
-    for (fact, scoped), found in sorted(grouped.items()):
-        subject_match = c.subject == bindparam("s")
-        where = and_(subject_match, c.dataset == bindparam("d")) if scoped else subject_match
-        if fact in ("has_choice", EventKind.DECEASED.value):
-            column = "has_choice" if fact == "has_choice" else "deceased"
-            stmt = update(t.cases).where(where, t.cases.c[column].is_(False)).values({column: True})
-            rows: list[dict[str, str | int | None]] = [
-                {"s": s, "d": d} if scoped else {"s": s} for (s, d) in sorted(found, key=str)
-            ]
-        else:
-            column = "notice_sent_us" if fact == EventKind.NOTICE_SENT.value else "notice_undelivered_us"
-            col = t.cases.c[column]
-            stmt = (
-                update(t.cases)
-                .where(where, or_(col.is_(None), col < bindparam("at")))
-                .values({column: bindparam("at")})
-            )
-            rows = [
-                {"s": s, "d": d, "at": at} if scoped else {"s": s, "at": at}
-                for (s, d), at in sorted(found.items(), key=lambda kv: str(kv[0]))
-            ]
+        statements.setdefault((name, scoped), (stmt, []))[1].append(row)
+    for _key, (stmt, rows) in sorted(statements.items(), key=lambda item: item[0]):
         conn.execute(stmt, rows)
 
 
 def upgrade(engine: Engine) -> None:
     """Add the fact columns to a ``consent_cases`` made by an earlier version and fill them once."""
-    if "has_choice" in {col["name"] for col in inspect(engine).get_columns(t.cases.name)}:
+    if "purpose_choice" in {col["name"] for col in inspect(engine).get_columns(t.cases.name)}:
         return
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(7340021)"))  # the lock create_schema takes
-        if "has_choice" in {col["name"] for col in inspect(conn).get_columns(t.cases.name)}:
+        if "purpose_choice" in {col["name"] for col in inspect(conn).get_columns(t.cases.name)}:
             return  # another process upgraded it while we waited
-        for name in COLUMNS:
+        present = {col["name"] for col in inspect(conn).get_columns(t.cases.name)}
+        for name in (c for c in COLUMNS if c not in present):
             column = CreateColumn(t.cases.c[name]).compile(dialect=engine.dialect)
             conn.execute(text(f"ALTER TABLE {t.cases.name} ADD COLUMN {column}"))
         subjects = [s for (s,) in conn.execute(select(t.cases.c.subject).distinct())]

@@ -255,7 +255,11 @@ CASE_FACTS_SCHEMA = pa.schema(
         ("notice_sent_us", pa.int64()),
         ("notice_undelivered_us", pa.int64()),
         ("deceased", pa.bool_()),
-        ("has_choice", pa.bool_()),
+        ("choice_kind", pa.string()),
+        ("choice_us", pa.int64()),
+        ("choice_rank", pa.int64()),
+        ("choice_seq", pa.int64()),
+        ("purpose_choice", pa.bool_()),
     ]
 )
 """The ``consent_cases`` rows of a dataset as stored (facts: :mod:`consent.case_facts`)."""
@@ -266,14 +270,17 @@ _REASON_ARROW = pa.dictionary(pa.uint8(), pa.string())
 
 # Why this shape: the baseline of a release is one hash join of the requested ids with the dataset's
 # cases, and everything else must stay small beside it. Each case is decided from the facts on its own
-# row (no join to enrolments or notices); only cases whose subject has a choice for this dataset (a
-# tenth, say) are looked up among the choices, in a second, small query. Out come a row position and a
-# one-byte code per case; ids, subjects and pseudonyms are taken from the inputs by position afterwards.
+# row, its winning all-purpose choice included (no join to enrolments, notices or choices); only cases
+# whose subject made a choice scoped to one purpose are looked up among the choices, in a second query.
+# Out come a row position and a one-byte code per case; ids, subjects and pseudonyms are then taken from
+# the inputs by position.
+_CHOICE_CODES = " ".join(f"WHEN '{k.value}' THEN {_CODE[k.value]}" for k in sorted(CHOICES))
 _CURRENT_SQL = f"""
 SELECT idx, CAST(CASE
   WHEN category IS NULL OR enrolled_us > $at_us THEN {_CODE["not_enrolled"]}
   WHEN NOT $deceased_permits AND deceased THEN {_CODE["deceased"]}
-  ELSE (CASE WHEN has_choice THEN {_LOOK} ELSE 0 END) + CASE
+  ELSE (CASE WHEN purpose_choice THEN {_LOOK} ELSE 0 END) + CASE
+    WHEN choice_kind IS NOT NULL THEN CASE choice_kind {_CHOICE_CODES} END
     WHEN category = 'A' THEN {_CODE["no_consent"]}
     WHEN category = 'B' THEN {_CODE["category_b_default"]}
     WHEN notice_sent_us IS NULL THEN {_CODE["notice_not_sent"]}

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -52,7 +53,11 @@ cases = Table(
     Column("notice_sent_us", BigInteger),
     Column("notice_undelivered_us", BigInteger),
     Column("deceased", Boolean, nullable=False, server_default=false()),
-    Column("has_choice", Boolean, nullable=False, server_default=false()),
+    Column("choice_kind", String(32)),
+    Column("choice_us", BigInteger),
+    Column("choice_rank", SmallInteger),
+    Column("choice_seq", Integer),
+    Column("purpose_choice", Boolean, nullable=False, server_default=false()),
     Index("ix_consent_cases_subject", "subject"),
 )
 

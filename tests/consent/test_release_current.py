@@ -18,7 +18,7 @@ from sqlalchemy import select, text
 
 from consent import tables as t
 from consent.aes_cmac import cmac_hex, cmac_hex_many
-from consent.case_facts import CaseFacts, facts_of
+from consent.case_facts import COLUMNS, CaseFacts, facts_of
 from consent.decide import Use, decide
 from consent.pseudonyms import Pseudonymiser, release_pseudonym
 from consent.registry import ConsentRegistry, EnrolmentInput
@@ -125,19 +125,15 @@ def ledgers(draw: st.DrawFn) -> list[tuple[int, EventKind, str | None, str | Non
 
 def _stored_facts(registry: ConsentRegistry) -> dict[tuple[str, str, str], CaseFacts]:
     c = t.cases.c
+    booleans = ("deceased", "purpose_choice")  # 0/1 on SQLite
     with registry.engine.connect() as conn:
-        rows = conn.execute(select(c.subject, c.dataset, c.case_id, *(c[k] for k in CaseFacts.__dataclass_fields__)))
-        return {
-            (r.subject, r.dataset, r.case_id): CaseFacts(
-                r.category,
-                r.enrolled_us,
-                r.notice_sent_us,
-                r.notice_undelivered_us,
-                bool(r.deceased),
-                bool(r.has_choice),
-            )
-            for r in rows
-        }
+        rows = conn.execute(select(c.subject, c.dataset, c.case_id, *(c[k] for k in COLUMNS))).mappings().all()
+    return {
+        (r["subject"], r["dataset"], r["case_id"]): CaseFacts(
+            **{k: bool(r[k]) if k in booleans else r[k] for k in COLUMNS}  # type: ignore[arg-type]
+        )
+        for r in rows
+    }
 
 
 def _expected_facts(registry: ConsentRegistry) -> dict[tuple[str, str, str], CaseFacts]:
@@ -196,7 +192,7 @@ def test_a_database_from_before_the_case_facts_gets_them_filled_on_open(registry
     _replay(registry, ledger)
     expected = _expected_facts(registry)
     with registry.engine.begin() as conn:  # the table as earlier versions made it
-        for column in ("category", "enrolled_us", "notice_sent_us", "notice_undelivered_us", "deceased", "has_choice"):
+        for column in COLUMNS:
             conn.execute(text(f"ALTER TABLE consent_cases DROP COLUMN {column}"))
     reopened = ConsentRegistry(registry.engine, registry.pseudonymiser, registry.policy)
     assert _stored_facts(reopened) == expected
