@@ -276,7 +276,7 @@ _REASON_ARROW = pa.dictionary(pa.uint8(), pa.string())
 # the inputs by position.
 _CHOICE_CODES = " ".join(f"WHEN '{k.value}' THEN {_CODE[k.value]}" for k in sorted(CHOICES))
 _CURRENT_SQL = f"""
-SELECT idx, CAST(CASE
+SELECT idx, code FROM (SELECT idx, case_id, CAST(CASE
   WHEN category IS NULL OR enrolled_us > $at_us THEN {_CODE["not_enrolled"]}
   WHEN NOT $deceased_permits AND deceased THEN {_CODE["deceased"]}
   ELSE (CASE WHEN purpose_choice THEN {_LOOK} ELSE 0 END) + CASE
@@ -289,7 +289,7 @@ SELECT idx, CAST(CASE
     ELSE {_CODE["category_c_notice_period_passed"]}
   END
 END AS UTINYINT) AS code
-FROM members
+FROM members)  -- decided below the join, so that the join carries two narrow columns, not eight
 WHERE case_id IN (SELECT CAST(case_id AS VARCHAR) FROM cases)
 """
 
@@ -321,6 +321,19 @@ def batched(table: pa.Table, rows: int = 1 << 17) -> pa.Table:
     """``table`` as zero-copy slices: DuckDB scans an Arrow table one batch per thread, so a table of one
     big chunk (as the registry's loader builds it) would be read by one thread alone."""
     return pa.Table.from_batches(table.to_batches(max_chunksize=rows), table.schema)
+
+
+def _pooled(n: int, dtype: type[np.generic]) -> np.ndarray:
+    """An uninitialised numpy array in memory from Arrow's pool, which reuses freed pages: a fresh page
+    from the kernel costs a fault per 4 KiB, and the arrays here run to tens of megabytes."""
+    return np.frombuffer(pa.allocate_buffer(n * np.dtype(dtype).itemsize), dtype)
+
+
+def _concatenate(column: pa.ChunkedArray, out: np.ndarray) -> None:
+    at = 0
+    for chunk in column.chunks:
+        out[at : at + len(chunk)] = chunk.to_numpy()
+        at += len(chunk)
 
 
 def _one_chunk(column: pa.ChunkedArray) -> pa.Array:
@@ -355,8 +368,10 @@ def filter_current(
     if con is None:
         configure(db)
     ids = _one_chunk(members.column("case_id"))
-    positions = pa.array(np.arange(members.num_rows, dtype=np.int32))
-    scanned = members.select([c for c in CASE_FACTS_SCHEMA.names if c != "subject"]).append_column("idx", positions)
+    positions = _pooled(members.num_rows, np.int32)
+    positions[:] = np.arange(members.num_rows, dtype=np.int32)
+    scanned = members.select([c for c in CASE_FACTS_SCHEMA.names if c != "subject"])
+    scanned = scanned.append_column("idx", pa.array(positions))
     db.register("members", batched(scanned))
     db.register("cases", batched(cases))
     try:
@@ -371,8 +386,10 @@ def filter_current(
                 },
             )
         )
-        rows = decided.column("idx").to_numpy()
-        codes = decided.column("code").to_numpy().copy()
+        rows = _pooled(decided.num_rows, np.int32)
+        codes = _pooled(decided.num_rows, np.uint8)
+        _concatenate(decided.column("idx"), rows)
+        _concatenate(decided.column("code"), codes)
         look = np.nonzero(codes >= _LOOK)[0]
         codes &= _LOOK - 1
         if len(look):
@@ -390,7 +407,7 @@ def filter_current(
                 db.unregister("looked")
                 db.unregister("choices")
             codes[found.column("pos").to_numpy()] = found.column("code").to_numpy()
-        permit = _PERMITTED[codes]
+        permit = np.take(_PERMITTED, codes, out=_pooled(len(codes), np.bool_))
         unknown = (
             _one_chunk(arrow_of(db.sql(_UNKNOWN_CURRENT_SQL)).column("case_id"))
             if len(rows) < cases.num_rows
@@ -401,7 +418,10 @@ def filter_current(
         db.unregister("cases")
         if con is None:
             db.close()
-    yes, no = rows[permit], rows[~permit]
+    refused = np.logical_not(permit, out=_pooled(len(permit), np.bool_))
+    count = int(np.count_nonzero(permit))
+    yes = np.compress(permit, rows, out=_pooled(count, np.int32))
+    no = np.compress(refused, rows, out=_pooled(len(rows) - count, np.int32))
     subjects = _one_chunk(members.column("subject"))
     # Ids and subjects as dictionary arrays over the loaded columns (row positions as indices): the same
     # values as dense strings, without copying a gigabyte of them at 10 million cases.
@@ -412,14 +432,14 @@ def filter_current(
                 "subject": _positions(yes, subjects),
                 "reason": _reasons(codes[permit]),
                 "permit": pa.array(np.ones(len(yes), dtype=bool)),
-                "release_pseudonym": cmac_hex_many(secret[:16], ids, yes),
+                "release_pseudonym": cmac_hex_many(secret[:16], ids, yes, threads=2),
             }
         ),
         pa.table(
             {
                 "case_id": _positions(no, ids),
                 "subject": _positions(no, subjects),
-                "reason": _reasons(codes[~permit]),
+                "reason": _reasons(codes[refused]),
                 "permit": pa.array(np.zeros(len(no), dtype=bool)),
                 "release_pseudonym": pa.nulls(len(no), pa.string()),
             }

@@ -228,6 +228,14 @@ def test_bulk_pseudonyms_are_aes_cmac_of_every_length_and_any_row_order() -> Non
     assert cmac_hex_many(rfc_key, pa.array([""]), np.array([0])).to_pylist() == ["bb1d6929e95937287fa37d129b756746"]
 
 
+def test_bulk_pseudonyms_split_between_threads_equal_those_of_one_thread() -> None:
+    ids = pa.array([f"case-{n}" if n % 7 else f"a-much-longer-case-identifier-{n}" for n in range(300_000)])
+    rows = np.arange(300_000)[::-1].copy()
+    one = cmac_hex_many(b"k" * 16, ids, rows)
+    assert cmac_hex_many(b"k" * 16, ids, rows, threads=3).equals(one)
+    assert one[7].as_py() == cmac_hex(b"k" * 16, ids[int(rows[7])].as_py().encode())
+
+
 def test_release_pseudonyms_of_two_releases_differ_for_every_case() -> None:
     pseudonymiser = Pseudonymiser(b"r" * 32)
     ids = pa.array([f"case-{n}" for n in range(500)])
