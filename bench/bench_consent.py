@@ -1,7 +1,9 @@
 """Consent benchmarks: release filtering, concurrent API appends on PostgreSQL, withdrawal propagation.
 
 Generates its own data and prints every figure beside a baseline measured in the same run.
-``--quick`` runs small sizes; ``--cases`` sets the release-filter size (default 10,000,000).
+``--quick`` runs small sizes; ``--cases`` sets the release-filter size (default 10,000,000);
+``python -m bench.bench_consent --only release`` runs the release filter alone (``python -m bench``
+passes only ``--quick`` on).
 """
 
 from __future__ import annotations
