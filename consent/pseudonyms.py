@@ -126,12 +126,17 @@ class Pseudonymiser:
         return hmac.new(self._key, b"access-code:" + code.encode(), hashlib.sha256).hexdigest()
 
 
-def release_pseudonym(secret: bytes, case_id: str, scheme: str = "sha256-k128-128") -> str:
-    """Reference implementation of the per-release case pseudonym (the bulk path computes it in DuckDB).
+def release_pseudonym(secret: bytes, case_id: str, scheme: str = "aes128-cmac-128") -> str:
+    """Reference implementation of the per-release case pseudonym (the bulk path computes it in numpy or DuckDB).
 
-    ``sha256-k128-128``: SHA-256(hex(secret[:16]) || case id), first 32 hex digits (see
-    :data:`consent.release_filter.PSEUDONYM_SCHEME`); ``sha256-prefix-128`` (the whole secret) and
-    ``hmac-sha256-128``: releases made before it."""
+    ``aes128-cmac-128``: AES-CMAC(secret[:16], case id), hex (see
+    :data:`consent.release_filter.PSEUDONYM_SCHEME`); ``sha256-k128-128``: SHA-256(hex(secret[:16]) ||
+    case id), first 32 hex digits; ``sha256-prefix-128`` (the whole secret) and ``hmac-sha256-128``:
+    releases made before them."""
+    if scheme == "aes128-cmac-128":
+        from consent.aes_cmac import cmac_hex  # numpy and cryptography load only when needed
+
+        return cmac_hex(secret[:16], case_id.encode())
     if scheme == "hmac-sha256-128":
         return hmac.new(secret, case_id.encode(), hashlib.sha256).hexdigest()[:32]
     if scheme == "sha256-k128-128":

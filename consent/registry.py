@@ -24,7 +24,7 @@ from sqlalchemy import Connection, Engine, and_, bindparam, func, or_, select, t
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from consent import audit, pg_append
+from consent import audit, case_facts, pg_append
 from consent import tables as t
 from consent.audit import Actor
 from consent.database import bulk_insert, create_schema, make_engine
@@ -125,6 +125,7 @@ class ConsentRegistry:
         self.pseudonymiser = pseudonymiser
         self.policy = policy or Policy()
         create_schema(engine)
+        case_facts.upgrade(engine)
 
     @classmethod
     def from_settings(cls, settings: ConsentSettings) -> ConsentRegistry:
@@ -183,8 +184,20 @@ class ConsentRegistry:
         case_rows = [{"dataset": r.dataset, "case_id": c, "subject": r.subject} for r in rows for c in r.case_ids]
 
         def work(conn: Connection) -> int:
+            subjects = sorted({r.subject for r in rows})
+            if self.engine.dialect.name == "postgresql" and case_rows:
+                # The case facts below are read from the subjects' state: hold their chain heads, as an
+                # append does, so that no event of theirs commits between that read and our insert.
+                self._lock_heads(conn, subjects)
             self._upsert(conn, t.enrolments, enrol_rows, ["subject", "dataset"], update=False)
-            self._upsert(conn, t.cases, case_rows, ["dataset", "case_id"], update=False)
+            facts = case_facts.facts_in(conn, subjects) if case_rows else {}
+            self._upsert(
+                conn,
+                t.cases,
+                [{**c, **facts[(c["subject"], c["dataset"])].row()} for c in case_rows],
+                ["dataset", "case_id"],
+                update=False,
+            )
             return len(enrol_rows)
 
         return int(self._retrying(work))
@@ -467,6 +480,7 @@ class ConsentRegistry:
             where=newer,
         )
         conn.execute(upsert.returning(t.state.c.subject), rows)
+        case_facts.apply_events(conn, new_events)
 
     # Membership rows owed to a holder: refusing subject (through the covering subject index of the membership),
     # release still active when the refusal was recorded, refusal scope covering the release's dataset and

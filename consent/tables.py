@@ -9,14 +9,17 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
@@ -43,6 +46,18 @@ cases = Table(
     Column("dataset", GUID, primary_key=True),
     Column("case_id", String(200), primary_key=True),
     Column("subject", HEX, nullable=False),
+    # Facts of the case's enrolment and its subject's state that a release decides on, kept equal to
+    # consent.case_facts.facts_of by the registry (times in epoch microseconds, see case_facts).
+    Column("category", String(1)),
+    Column("enrolled_us", BigInteger),
+    Column("notice_sent_us", BigInteger),
+    Column("notice_undelivered_us", BigInteger),
+    Column("deceased", Boolean, nullable=False, server_default=false()),
+    Column("choice_kind", String(32)),
+    Column("choice_us", BigInteger),
+    Column("choice_rank", SmallInteger),
+    Column("choice_seq", Integer),
+    Column("purpose_choice", Boolean, nullable=False, server_default=false()),
     Index("ix_consent_cases_subject", "subject"),
 )
 
