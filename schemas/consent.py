@@ -270,7 +270,10 @@ class ReleaseManifest(BaseModel):
     output_sha256: str
     pseudonym_scheme: str = Field(
         default="hmac-sha256-128",
-        description="how cases were re-keyed (now sha256-k128-128; earlier: sha256-prefix-128, hmac-sha256-128)",
+        description=(
+            "how cases were re-keyed (now aes128-cmac-128; earlier: sha256-k128-128, sha256-prefix-128, "
+            "hmac-sha256-128)"
+        ),
     )
 
 
