@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, bindparam, inspect, or_, select, text, update
-from sqlalchemy.schema import CreateColumn
+from sqlalchemy import Connection, and_, bindparam, or_, select, update
 
 from consent import tables as t
 from consent.state import ALL, StateEntry, StateKey
@@ -182,19 +181,8 @@ def apply_events(conn: Connection, events: Sequence[ConsentEvent]) -> None:
         conn.execute(stmt, rows)
 
 
-def upgrade(engine: Engine) -> None:
-    """Add the fact columns to a ``consent_cases`` made by an earlier version and fill them once."""
-    if "purpose_choice" in {col["name"] for col in inspect(engine).get_columns(t.cases.name)}:
-        return
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(7340021)"))  # the lock create_schema takes
-        if "purpose_choice" in {col["name"] for col in inspect(conn).get_columns(t.cases.name)}:
-            return  # another process upgraded it while we waited
-        present = {col["name"] for col in inspect(conn).get_columns(t.cases.name)}
-        for name in (c for c in COLUMNS if c not in present):
-            column = CreateColumn(t.cases.c[name]).compile(dialect=engine.dialect)
-            conn.execute(text(f"ALTER TABLE {t.cases.name} ADD COLUMN {column}"))
-        subjects = [s for (s,) in conn.execute(select(t.cases.c.subject).distinct())]
-        for chunk in _chunks(subjects):
-            store_facts(conn, facts_in(conn, chunk))
+def backfill(conn: Connection) -> None:
+    """Fill every case row's facts from the state (the migration that added the columns runs this once)."""
+    subjects = [s for (s,) in conn.execute(select(t.cases.c.subject).distinct())]
+    for chunk in _chunks(subjects):
+        store_facts(conn, facts_in(conn, chunk))

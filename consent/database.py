@@ -1,4 +1,4 @@
-"""The consent database: engine set-up (SQLite or PostgreSQL) and schema creation with append-only triggers.
+"""The consent database: engine set-up (SQLite or PostgreSQL) and its Alembic migrations (triggers included).
 
 The one place that knows about dialects; everything else goes through :mod:`consent.registry`.
 """
@@ -12,11 +12,13 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
+from alembic import command
+from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.schema import CreateIndex
 
-from consent.tables import APPEND_ONLY_TABLES, metadata, release_members
+from consent.tables import release_members
 
 
 def make_engine(url: str) -> Engine:
@@ -49,15 +51,6 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def _sqlite_triggers(table: str) -> list[str]:
-    return [
-        f"CREATE TRIGGER IF NOT EXISTS {table}_no_update BEFORE UPDATE ON {table} "
-        f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END",
-        f"CREATE TRIGGER IF NOT EXISTS {table}_no_delete BEFORE DELETE ON {table} "
-        f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END",
-    ]
-
-
 _PG_FUNCTION = """
 CREATE OR REPLACE FUNCTION consent_append_only() RETURNS trigger AS $$
 BEGIN
@@ -68,20 +61,33 @@ $$ LANGUAGE plpgsql
 """
 
 
-def _pg_triggers(table: str) -> list[str]:
+def append_only_ddl(dialect: str, tables: tuple[str, ...]) -> list[str]:
+    """The statements that make ``tables`` refuse UPDATE and DELETE (and TRUNCATE on PostgreSQL); idempotent."""
+    if dialect == "postgresql":
+        statements = [_PG_FUNCTION]
+        for table in tables:
+            statements += [
+                f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}",
+                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON {table} "
+                "FOR EACH STATEMENT EXECUTE FUNCTION consent_append_only()",
+            ]
+        return statements
     return [
-        f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}",
-        f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON {table} "
-        "FOR EACH STATEMENT EXECUTE FUNCTION consent_append_only()",
+        f"CREATE TRIGGER IF NOT EXISTS {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
+        f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
+        for table in tables
+        for verb in ("UPDATE", "DELETE")
     ]
 
 
 COVER = "ix_consent_release_members_subject_cover"
+_MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+_VERSION_TABLE = "consent_alembic_version"  # the name env.py gives Alembic
 
 
 def _upgrade_indexes(conn: Connection) -> None:
-    """Index changes for databases made by earlier versions: create_all() adds missing tables but never an
-    index to a table that exists. Looked up first, so a current database takes no table lock here."""
+    """Index changes of databases made before Alembic: create_all() added missing tables but never an
+    index to a table that existed."""
     names = {ix["name"] for ix in inspect(conn).get_indexes("consent_release_members")}
     if "ix_consent_release_members_subject" in names:  # superseded: the covering index's prefix serves it
         conn.execute(text("DROP INDEX ix_consent_release_members_subject"))
@@ -90,22 +96,22 @@ def _upgrade_indexes(conn: Connection) -> None:
 
 
 def create_schema(engine: Engine) -> None:
-    """Create every table (idempotent) and the triggers that refuse UPDATE/DELETE on the ledger."""
+    """Bring the consent database to the newest Alembic revision (idempotent; safe with several starting
+    processes). A database made before the registry used Alembic is first matched to the revision it
+    corresponds to and stamped with it, so nothing it holds is recreated."""
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             # Serialise concurrent first starts (several workers) around DDL.
             conn.execute(text("SELECT pg_advisory_xact_lock(7340021)"))
-        metadata.create_all(conn)
-        _upgrade_indexes(conn)
-        if engine.dialect.name == "postgresql":
-            conn.execute(text(_PG_FUNCTION))
-            for table in APPEND_ONLY_TABLES:
-                for statement in _pg_triggers(table):
-                    conn.execute(text(statement))
-        elif engine.dialect.name == "sqlite":
-            for table in APPEND_ONLY_TABLES:
-                for statement in _sqlite_triggers(table):
-                    conn.execute(text(statement))
+        config.attributes["connection"] = conn
+        tables = set(inspect(conn).get_table_names())
+        if "consent_events" in tables and _VERSION_TABLE not in tables:
+            _upgrade_indexes(conn)
+            facts = "purpose_choice" in {c["name"] for c in inspect(conn).get_columns("consent_cases")}
+            command.stamp(config, "0002" if facts else "0001")
+        command.upgrade(config, "head")
 
 
 def read_arrow(conn: Connection, sql: str, params: dict[str, Any], names: list[str]) -> pa.Table:

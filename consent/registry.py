@@ -125,7 +125,6 @@ class ConsentRegistry:
         self.pseudonymiser = pseudonymiser
         self.policy = policy or Policy()
         create_schema(engine)
-        case_facts.upgrade(engine)
 
     @classmethod
     def from_settings(cls, settings: ConsentSettings) -> ConsentRegistry:

@@ -191,9 +191,10 @@ def test_a_database_from_before_the_case_facts_gets_them_filled_on_open(registry
     ledger = [(rnd.randrange(3), rnd.choice(KINDS), None, None, float(d)) for d in range(1, 30) if rnd.random() < 0.7]
     _replay(registry, ledger)
     expected = _expected_facts(registry)
-    with registry.engine.begin() as conn:  # the table as earlier versions made it
+    with registry.engine.begin() as conn:  # the table as earlier versions made it (and before Alembic)
         for column in COLUMNS:
             conn.execute(text(f"ALTER TABLE consent_cases DROP COLUMN {column}"))
+        conn.execute(text("DROP TABLE consent_alembic_version"))
     reopened = ConsentRegistry(registry.engine, registry.pseudonymiser, registry.policy)
     assert _stored_facts(reopened) == expected
 

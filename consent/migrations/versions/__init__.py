@@ -1,0 +1,1 @@
+"""Consent database revisions, oldest first."""
