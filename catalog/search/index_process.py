@@ -220,7 +220,7 @@ class IndexProcess:
 def _serve(inbox: queue.Queue[tuple[str, Any]], reply: Callable[[tuple[str, Any, str | None]], None]) -> None:
     """The child: apply groups of rows to the index until told to stop; report the first error.
 
-    Each commit's records are rebuilt and turned into index documents as soon as they
+    Each commit's records are turned into index documents (from their stored JSON) as soon as they
     arrive, while the writer is still producing the next ones; a group's index commit is
     all that is left when the writer says stop.
     """
@@ -261,7 +261,7 @@ def _serve(inbox: queue.Queue[tuple[str, Any]], reply: Callable[[tuple[str, Any,
             if not len(group):
                 due = time.monotonic() + max_wait
             try:
-                group.add(row.to_change() for row in body)
+                group.add_rows(body)
             except Exception as exc:
                 error = error or _describe(exc)
             if len(group) >= max_changes:
