@@ -10,11 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from schemas import Dataset
-from schemas.dataset import text_in
+from schemas.langmap import text_in
 from schemas.vocabularies import vocabulary
+
+if TYPE_CHECKING:  # the indexer's child builds documents from stored JSON without the models
+    from schemas import Dataset
 
 _LANGUAGE_LABELS = {
     "ZHO": {"en": "Chinese", "zh-Hant": "中文"},
