@@ -11,9 +11,10 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol, runtime_checkable
 
-from schemas import Dataset
+if TYPE_CHECKING:  # a process that only reads rows (the search indexer) need not load the models
+    from schemas import Dataset
 
 ChangeKind = Literal["created", "updated", "restored", "tombstoned"]
 
@@ -96,8 +97,10 @@ class ChangeRow(NamedTuple):
             from catalog.store import canonical_json
 
             content = canonical_json(s.dataset.content())
+        # A plain str: the store's CanonicalJSON marker class would make the receiving
+        # process import catalog.db (and SQLAlchemy) just to unpickle it.
         return cls(
-            change.kind, change.guid, content, s.revision, s.status, s.content_hash, s.created_at, s.updated_at,
+            change.kind, change.guid, str(content), s.revision, s.status, s.content_hash, s.created_at, s.updated_at,
             s.source_guid, s.upstream_id, s.tombstone_reason, s.tombstoned_at,
         )  # fmt: skip
 
@@ -155,4 +158,6 @@ class BulkSubscriber(Protocol):
 
 def dataset_of(guid: str, content: dict[str, Any]) -> Dataset:
     """The dataset stored under ``guid`` with ``content`` (a store read)."""
+    from schemas import Dataset
+
     return Dataset.model_validate({**content, "guid": guid})

@@ -3,26 +3,56 @@
 Pure: no I/O beyond reading packaged data, no database, no network.
 """
 
-from schemas.dataset import (
-    IRI,
-    PRIMARY_LANGUAGES,
-    Agent,
-    CaseCounts,
-    Catalog,
-    Checksum,
-    ContactPoint,
-    Dataset,
-    Distribution,
-    HealthInfo,
-    Identifier,
-    ImagingInfo,
-    LangMap,
-    LicenseDocument,
-    PeriodOfTime,
-    QualityNote,
-    text_in,
-)
-from schemas.vocabularies import Vocabulary, vocabulary
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from schemas.dataset import (
+        IRI,
+        PRIMARY_LANGUAGES,
+        Agent,
+        CaseCounts,
+        Catalog,
+        Checksum,
+        ContactPoint,
+        Dataset,
+        Distribution,
+        HealthInfo,
+        Identifier,
+        ImagingInfo,
+        LangMap,
+        LicenseDocument,
+        PeriodOfTime,
+        QualityNote,
+        text_in,
+    )
+    from schemas.vocabularies import Vocabulary, vocabulary
+
+#: Where each name lives. They are imported when first asked for, not with the package: a
+#: process that only needs the vocabularies (the search indexer's child) skips the models.
+_HOME = {
+    "IRI": "dataset",
+    "PRIMARY_LANGUAGES": "dataset",
+    "Agent": "dataset",
+    "CaseCounts": "dataset",
+    "Catalog": "dataset",
+    "Checksum": "dataset",
+    "ContactPoint": "dataset",
+    "Dataset": "dataset",
+    "Distribution": "dataset",
+    "HealthInfo": "dataset",
+    "Identifier": "dataset",
+    "ImagingInfo": "dataset",
+    "LangMap": "dataset",
+    "LicenseDocument": "dataset",
+    "PeriodOfTime": "dataset",
+    "QualityNote": "dataset",
+    "text_in": "dataset",
+    "Vocabulary": "vocabularies",
+    "vocabulary": "vocabularies",
+}
 
 __all__ = [
     "IRI",
@@ -45,3 +75,12 @@ __all__ = [
     "text_in",
     "vocabulary",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value  # once found, an ordinary attribute
+    return value

@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from schemas.langmap import text_in
 from schemas.vocabularies import vocabulary
 
 _LANG_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
@@ -62,22 +63,6 @@ LangMap = Annotated[dict[str, str], AfterValidator(_check_langmap)]
 IRI = Annotated[str, AfterValidator(_check_iri)]
 #: Keywords per language: ``{"en": ["lung", "CT"]}``.
 LangList = dict[str, list[str]]
-
-
-def text_in(value: dict[str, str], lang: str = "en") -> str:
-    """Pick the best text of a language map for ``lang``, falling back sensibly."""
-    if not value:
-        return ""
-    if lang in value:
-        return value[lang]
-    base = lang.split("-")[0]
-    for tag, text in value.items():
-        if tag.split("-")[0] == base:
-            return text
-    for fallback in ("en", "zh-Hant", "zh"):
-        if fallback in value:
-            return value[fallback]
-    return next(iter(value.values()))
 
 
 class _Model(BaseModel):

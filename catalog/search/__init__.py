@@ -2,20 +2,47 @@
 
 Use ``ctx.extensions["search"]`` (a :class:`SearchIndex`) and call
 ``index.search(SearchQuery(q=..., filters={...}))``; see ``query.py`` for the contract.
+
+The names below are imported when first asked for, not with the package: the search
+indexer's child process starts from a module of this package and must read its pipe
+before it spends most of a second importing them (``index_child.py``).
 """
 
-from catalog.search.document import SearchDocument, build_document
-from catalog.search.index import SearchIndex, Suggestion, apply_changes, open_index
-from catalog.search.query import (
-    FACETS,
-    SORTS,
-    Facet,
-    FacetValue,
-    Hit,
-    QueryError,
-    SearchQuery,
-    SearchResults,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from catalog.search.document import SearchDocument, build_document
+    from catalog.search.index import SearchIndex, Suggestion, apply_changes, open_index
+    from catalog.search.query import (
+        FACETS,
+        SORTS,
+        Facet,
+        FacetValue,
+        Hit,
+        QueryError,
+        SearchQuery,
+        SearchResults,
+    )
+
+_HOME = {
+    "SearchDocument": "document",
+    "build_document": "document",
+    "SearchIndex": "index",
+    "Suggestion": "index",
+    "apply_changes": "index",
+    "open_index": "index",
+    "FACETS": "query",
+    "SORTS": "query",
+    "Facet": "query",
+    "FacetValue": "query",
+    "Hit": "query",
+    "QueryError": "query",
+    "SearchQuery": "query",
+    "SearchResults": "query",
+}
 
 __all__ = [
     "FACETS",
@@ -33,3 +60,12 @@ __all__ = [
     "build_document",
     "open_index",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value  # once found, an ordinary attribute
+    return value

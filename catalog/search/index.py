@@ -7,13 +7,14 @@ tantivy; ``sqlite`` for the SQLite FTS5 index; or ``elasticsearch``).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
-from catalog.changes import Change, StoredDataset
-from catalog.search.document import SearchDocument, build_document
+from catalog.changes import Change, ChangeRow, StoredDataset
+from catalog.search.document import SearchDocument, build_document, document_of_content
 from catalog.search.query import SearchQuery, SearchResults
 from catalog.settings import Settings
 
@@ -58,6 +59,15 @@ def document_of(stored: StoredDataset) -> SearchDocument:
     return build_document(stored.dataset, stored.guid, updated=stored.updated_at)
 
 
+def document_of_row(row: ChangeRow) -> SearchDocument:
+    """The document of a change handed over as a row: built from its canonical JSON, which
+    gives what a store read would (see ``document_of_content``) without validating it again."""
+    try:
+        return document_of_content(row.guid, json.loads(row.content), updated=row.updated_at)
+    except (KeyError, TypeError, ValueError, AttributeError):  # content of a shape it does not know
+        return document_of(row.to_change().stored)
+
+
 @runtime_checkable
 class AppliesGroups(Protocol):
     """A backend that applies a group of documents and removals itself (tantivy: one commit,
@@ -81,6 +91,12 @@ class Group:
         for c in changes:
             self._final.pop(c.guid, None)  # keep the order of last changes
             self._final[c.guid] = (c.kind, None if c.kind == "tombstoned" else document_of(c.stored))
+
+    def add_rows(self, rows: Iterable[ChangeRow]) -> None:
+        """Like :meth:`add`, for changes handed over as rows (from another process)."""
+        for r in rows:
+            self._final.pop(r.guid, None)
+            self._final[r.guid] = (r.kind, None if r.kind == "tombstoned" else document_of_row(r))
 
     def clear(self) -> None:
         self._final = {}

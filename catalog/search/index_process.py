@@ -30,17 +30,20 @@ from typing import Any, BinaryIO
 
 from catalog.changes import Change, ChangeRow, DeliveryError
 from catalog.search.index import Group, SearchIndex, apply_changes, notice_outside_writes, open_index
+from catalog.search.index_child import HEADER
 from catalog.settings import Settings
 
 #: Changes of a bulk write below which no process is started (applied here when it ends).
 START_AFTER = 200
-#: Messages (commits) queued in the child before the writer waits for it: bounds memory.
-QUEUED = 4
+#: The child's entry module (it reads the pipe before it imports this one).
+CHILD = "catalog.search.index_child"
 #: Handing a child the two pipe ends by number (``pass_fds``) needs POSIX; elsewhere a bulk
 #: write is applied in this process, a group of ``max_changes`` at a time.
 _PIPES_TO_CHILDREN = os.name == "posix"
 #: The child's collector thresholds: a young-object scan every 20,000 allocations, not 700.
 _GC_THRESHOLDS = (20_000, 20, 20)
+#: The child's inbox: the next message, or :class:`queue.Empty` after the timeout (``None``: wait).
+Receive = Callable[[float | None], tuple[str, Any]]
 _REINDEX = "the records are stored; run `fairgate reindex` to bring the search index up to date"
 
 
@@ -148,7 +151,7 @@ class IndexProcess:
         env.setdefault("MALLOC_ARENA_MAX", "2")
         try:
             self._process = subprocess.Popen(
-                [sys.executable, "-m", __name__, str(to_child_r), str(from_child_w)],
+                [sys.executable, "-m", CHILD, str(to_child_r), str(from_child_w)],
                 pass_fds=(to_child_r, from_child_w),
                 stdin=subprocess.DEVNULL,
                 env=env,
@@ -171,7 +174,9 @@ class IndexProcess:
             return False
         assert self._to_child is not None
         try:
-            pickle.dump(message, self._to_child, protocol=pickle.HIGHEST_PROTOCOL)
+            data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+            self._to_child.write(len(data).to_bytes(HEADER, "little"))
+            self._to_child.write(data)
             self._to_child.flush()
             return True
         except OSError:  # a broken pipe: the child is gone
@@ -217,14 +222,17 @@ class IndexProcess:
             self._from_child = None
 
 
-def _serve(inbox: queue.Queue[tuple[str, Any]], reply: Callable[[tuple[str, Any, str | None]], None]) -> None:
+def serve(receive: Receive, reply: Callable[[tuple[str, Any, str | None]], None]) -> None:
     """The child: apply groups of rows to the index until told to stop; report the first error.
 
-    Each commit's records are rebuilt and turned into index documents as soon as they
+    Each commit's records are turned into index documents (from their stored JSON) as soon as they
     arrive, while the writer is still producing the next ones; a group's index commit is
     all that is left when the writer says stop.
     """
-    _, (settings, max_changes, max_wait) = inbox.get()
+    kind, body = receive(None)
+    if kind != "start":  # the parent is gone before it said what to open
+        return
+    settings, max_changes, max_wait = body
     error: str | None = None
     index: SearchIndex | None = None
     try:
@@ -253,7 +261,7 @@ def _serve(inbox: queue.Queue[tuple[str, Any]], reply: Callable[[tuple[str, Any,
 
     while True:
         try:
-            kind, body = inbox.get(timeout=max(0.0, due - time.monotonic()) if len(group) else None)
+            kind, body = receive(max(0.0, due - time.monotonic()) if len(group) else None)
         except queue.Empty:  # the oldest pending change has waited long enough
             apply()
             continue
@@ -261,7 +269,7 @@ def _serve(inbox: queue.Queue[tuple[str, Any]], reply: Callable[[tuple[str, Any,
             if not len(group):
                 due = time.monotonic() + max_wait
             try:
-                group.add(row.to_change() for row in body)
+                group.add_rows(body)
             except Exception as exc:
                 error = error or _describe(exc)
             if len(group) >= max_changes:
@@ -276,33 +284,3 @@ def _serve(inbox: queue.Queue[tuple[str, Any]], reply: Callable[[tuple[str, Any,
             break
     if index is not None:
         index.close()
-
-
-def main(argv: Sequence[str]) -> int:
-    """The child's entry point: ``python -m catalog.search.index_process <in fd> <out fd>``."""
-    inbox_file = os.fdopen(int(argv[0]), "rb")
-    outbox_file = os.fdopen(int(argv[1]), "wb")
-    # A thread keeps reading while the main thread indexes, so the parent's writes do not
-    # wait on a group's index commit; the bounded queue makes them wait when it is full.
-    inbox: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=QUEUED)
-
-    def read() -> None:
-        while True:
-            try:
-                inbox.put(pickle.load(inbox_file))
-            except (EOFError, OSError, pickle.UnpicklingError):
-                inbox.put(("eof", None))
-                return
-
-    threading.Thread(target=read, name="fairgate-indexer-inbox", daemon=True).start()
-
-    def reply(message: tuple[str, Any, str | None]) -> None:
-        pickle.dump(message, outbox_file, protocol=pickle.HIGHEST_PROTOCOL)
-        outbox_file.flush()
-
-    _serve(inbox, reply)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -25,7 +25,7 @@ from schemas import Dataset
 from tests.harvest.servers import CkanServer, serve
 
 FAST = {"attempts": 2, "backoff": 0.01, "rows": 25}
-INDEXER = "catalog.search.index_process"
+INDEXER = "catalog.search.index_child"
 
 
 def _context(tmp_path: Path, backend: str = "embedded", start_after: int = 1) -> Context:
