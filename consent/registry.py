@@ -402,10 +402,11 @@ class ConsentRegistry:
             by_index[i] = event
             rows.append({**payload, "idempotency_key": keys[i], "request_hash": hashes.get(i), "hash": event.hash})
         if fast:
-            pg_append.write(conn, rows, advanced)
+            # Events, heads, state and case facts in one statement: one round trip per batch.
+            pg_append.write(conn, rows, advanced, _newest_state(new_events), case_facts.deltas(new_events))
         else:
             self._write_events(conn, rows, advanced)
-        self._update_state(conn, new_events)
+            self._update_state(conn, new_events)
         self._propagate_withdrawals(conn, [e.event_id for e in new_events if e.kind in REFUSALS], moment)
         return [by_index[i] if i in by_index else _row_to_event(existing[str(key)]) for i, key in enumerate(keys)]
 
@@ -450,24 +451,7 @@ class ConsentRegistry:
         (``state.apply``'s rule: later effective time, then later seq)."""
         if not new_events:
             return
-        newest: dict[tuple[str, StateKey], StateEntry] = {}
-        for event in new_events:
-            for key, entry in apply({}, event).items():
-                current = newest.get((event.subject, key))
-                if current is None or (entry.effective_at, entry.seq) > (current.effective_at, current.seq):
-                    newest[(event.subject, key)] = entry
-        rows = [
-            {
-                "subject": s,
-                "facet": k.facet,
-                "scope_dataset": k.scope_dataset,
-                "scope_purpose": k.scope_purpose,
-                "kind": e.kind.value,
-                "effective_at": format_instant(e.effective_at),
-                "seq": e.seq,
-            }
-            for (s, k), e in sorted(newest.items(), key=lambda item: (item[0][0], astuple(item[0][1])))
-        ]
+        rows = _newest_state(new_events)
         dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
         stmt = dialect.insert(t.state)
         newer = or_(
@@ -837,6 +821,29 @@ class ConsentRegistry:
 
         result: WithdrawalNotice = self._retrying(work)
         return result
+
+
+def _newest_state(new_events: Sequence[ConsentEvent]) -> list[dict[str, Any]]:
+    """consent_state rows of a batch: per (subject, state key) the newest of its entries (``state.apply``'s
+    order: later effective time, then later seq), sorted by key (the order their rows lock in)."""
+    newest: dict[tuple[str, StateKey], StateEntry] = {}
+    for event in new_events:
+        for key, entry in apply({}, event).items():
+            current = newest.get((event.subject, key))
+            if current is None or (entry.effective_at, entry.seq) > (current.effective_at, current.seq):
+                newest[(event.subject, key)] = entry
+    return [
+        {
+            "subject": s,
+            "facet": k.facet,
+            "scope_dataset": k.scope_dataset,
+            "scope_purpose": k.scope_purpose,
+            "kind": e.kind.value,
+            "effective_at": format_instant(e.effective_at),
+            "seq": e.seq,
+        }
+        for (s, k), e in sorted(newest.items(), key=lambda item: (item[0][0], astuple(item[0][1])))
+    ]
 
 
 def _institutions(enrolled: dict[str, dict[str, tuple[datetime, str]]]) -> dict[tuple[str, str | None], str]:
