@@ -121,15 +121,35 @@ facts AS (
         OR ({_BETTER}))
 )"""
 
+# The registry's withdrawal query (``ConsentRegistry._OWED``) over the batch's refusals as sent, so it rides in
+# the write too: membership rows owed to a holder, release active when the refusal was recorded, scope
+# covering the release, not already notified. Without refusals in the batch it joins nothing.
+_OWED = """
+SELECT json_agg(json_build_array(m.release_id, m.release_pseudonym))
+FROM json_to_recordset(%(refusals)s::json) AS e(subject text, scope_dataset text, scope_purpose text, recorded_at text)
+JOIN consent_release_members m ON m.subject = e.subject
+JOIN consent_releases r ON r.release_id = m.release_id
+WHERE r.active_until >= e.recorded_at
+  AND (e.scope_dataset IS NULL OR e.scope_dataset = r.dataset)
+  AND (e.scope_purpose IS NULL OR EXISTS (
+        SELECT 1 FROM consent_release_scopes s
+        WHERE s.release_id = r.release_id AND s.scope_purpose = e.scope_purpose))
+  AND NOT EXISTS (
+        SELECT 1 FROM consent_withdrawal_items i
+        WHERE i.release_id = m.release_id AND i.release_pseudonym = m.release_pseudonym)"""
+
 _WRITE = f"""
 WITH added AS (
     INSERT INTO consent_events ({_NAMES})
     SELECT {_NAMES} FROM json_to_recordset(%(events)s::json)
         AS v({", ".join(f"{c} {kind}" for c, kind in EVENT_COLUMNS.items())})
-),{_STATE},{_FACTS}
-UPDATE consent_chain_heads h SET seq = v.seq, hash = v.hash
-FROM json_to_recordset(%(heads)s::json) AS v(subject text, seq int, hash text)
-WHERE h.subject = v.subject
+),{_STATE},{_FACTS},
+moved AS (
+    UPDATE consent_chain_heads h SET seq = v.seq, hash = v.hash
+    FROM json_to_recordset(%(heads)s::json) AS v(subject text, seq int, hash text)
+    WHERE h.subject = v.subject
+)
+{_OWED}
 """
 
 
@@ -181,17 +201,23 @@ def write(
     heads: Mapping[str, tuple[int, str]],
     state: Sequence[Mapping[str, Any]] = (),
     facts: Sequence[Mapping[str, Any]] = (),
-) -> None:
+    refusals: Sequence[Mapping[str, Any]] = (),
+) -> list[tuple[str, str]]:
     """Insert sealed event rows (``EVENT_COLUMNS`` keys), move the chain heads, upsert the batch's newest
     ``state`` rows (consent_state columns) and carry the case-fact ``facts`` deltas
-    (``case_facts.deltas``), in one statement."""
+    (``case_facts.deltas``), in one statement; answer the (release, pseudonym) rows owed a withdrawal
+    notice for ``refusals`` (event rows of the batch's refusals), possibly repeated."""
     if not rows:
-        return
+        return []
     params = {
         "events": json.dumps(list(rows)),
         "heads": json.dumps([{"subject": s, "seq": seq, "hash": h} for s, (seq, h) in heads.items()]),
         "state": json.dumps(list(state)),
         "facts": json.dumps(list(facts)),
+        "refusals": json.dumps(
+            [{c: r[c] for c in ("subject", "scope_dataset", "scope_purpose", "recorded_at")} for r in refusals]
+        ),
     }
     with _as_sqlalchemy_errors(_WRITE), _driver(conn).cursor() as cursor:
-        cursor.execute(_WRITE, params)
+        (owed,) = cursor.execute(_WRITE, params).fetchone() or (None,)
+    return [(release, pseudonym) for release, pseudonym in owed or ()]

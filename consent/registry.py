@@ -401,13 +401,18 @@ class ConsentRegistry:
             new_events.append(event)
             by_index[i] = event
             rows.append({**payload, "idempotency_key": keys[i], "request_hash": hashes.get(i), "hash": event.hash})
+        refusals = [e.event_id for e in new_events if e.kind in REFUSALS]
         if fast:
-            # Events, heads, state and case facts in one statement: one round trip per batch.
-            pg_append.write(conn, rows, advanced, _newest_state(new_events), case_facts.deltas(new_events))
+            # Events, heads, state, case facts and the withdrawal query in one statement: one round trip.
+            refused = [row for row, e in zip(rows, new_events, strict=True) if e.kind in REFUSALS]
+            owed = pg_append.write(
+                conn, rows, advanced, _newest_state(new_events), case_facts.deltas(new_events), refused
+            )
+            self._notify(conn, owed, moment)
         else:
             self._write_events(conn, rows, advanced)
             self._update_state(conn, new_events)
-        self._propagate_withdrawals(conn, [e.event_id for e in new_events if e.kind in REFUSALS], moment)
+            self._propagate_withdrawals(conn, refusals, moment)
         return [by_index[i] if i in by_index else _row_to_event(existing[str(key)]) for i, key in enumerate(keys)]
 
     @staticmethod
@@ -493,10 +498,19 @@ class ConsentRegistry:
         one notice per release listing the released pseudonyms not already notified."""
         if not refusal_ids:
             return
-        found: dict[str, set[str]] = defaultdict(set)  # a set: two refusals of one subject owe a row once
+        owed: list[tuple[str, str]] = []
         for chunk in _chunks(refusal_ids, 5000):
-            for release_id, pseudonym in conn.execute(self._OWED, {"ids": list(chunk)}):
-                found[release_id].add(pseudonym)
+            owed.extend(
+                (release_id, pseudonym) for release_id, pseudonym in conn.execute(self._OWED, {"ids": list(chunk)})
+            )
+        self._notify(conn, owed, moment)
+
+    @staticmethod
+    def _notify(conn: Connection, owed: Sequence[tuple[str, str]], moment: datetime) -> None:
+        """One notice per release of the owed (release, pseudonym) rows, each pseudonym listed once."""
+        found: dict[str, set[str]] = defaultdict(set)  # a set: two refusals of one subject owe a row once
+        for release_id, pseudonym in owed:
+            found[release_id].add(pseudonym)
         if not found:
             return
         created = format_instant(moment)

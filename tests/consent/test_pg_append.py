@@ -19,12 +19,14 @@ from sqlalchemy import text
 from consent.case_facts import CaseFacts
 from consent.errors import ConsentError, IdempotencyConflict
 from consent.ledger import event_hash
+from consent.pseudonyms import release_pseudonym
 from consent.registry import ConsentRegistry, EnrolmentInput
 from consent.settings import ConsentSettings
 from consent.state import fold
 from schemas.consent import Category, ConsentEvent, EventKind, EventRequest
 from tests.consent.subjects import DATASET, OTHER_DATASET, T0, national_id
 from tests.consent.test_decide import day
+from tests.consent.test_release import _registry_with_release
 from tests.consent.test_release_current import Event, _expected_facts, _stored_facts, ledgers
 
 pytestmark = pytest.mark.postgres
@@ -231,3 +233,33 @@ def test_state_and_case_facts_written_in_one_statement_equal_the_general_path_an
     finally:
         pg.engine.dispose()
         lite.engine.dispose()
+
+
+def test_withdrawals_owed_by_a_batch_are_found_in_its_write_as_on_the_general_path(
+    pg: ConsentRegistry, tmp_path: Path
+) -> None:
+    """Refusals of several subjects in one batch, with scopes that do and do not cover a GRU release, a grant
+    beside them, a repeated refusal and a later batch refusing again: the same notices as SQLite's path."""
+    for registry in (pg, _registry(tmp_path / "lite", None)):
+        release_id, _cases = _registry_with_release(registry, tmp_path / registry.engine.dialect.name, "r1")
+        s = [registry.pseudonymiser.subject(national_id(n)) for n in range(1, 7)]
+        registry.append(
+            [
+                EventRequest(subject=s[1], kind=EventKind.OPTED_OUT, scope_purpose="DUO:0000007"),  # DS: not GRU
+                EventRequest(subject=s[2], kind=EventKind.WITHDRAWN, scope_dataset=DATASET),
+                EventRequest(subject=s[3], kind=EventKind.CONSENT_GIVEN),
+                EventRequest(subject=s[2], kind=EventKind.OPTED_OUT),  # owes case-2 once only
+                EventRequest(subject=s[4], kind=EventKind.CONSENT_DECLINED, scope_purpose="DUO:0000042"),
+            ]
+        )
+        first = registry.withdrawal_notices(release_id)
+        registry.append(
+            [EventRequest(subject=s[4], kind=EventKind.OPTED_OUT), EventRequest(subject=s[5], kind="opted_out")]
+        )
+        second = registry.withdrawal_notices(release_id)
+        secret = registry.pseudonymiser.release_secret(release_id)
+        two, four, five = (release_pseudonym(secret, f"case-{i}") for i in (2, 4, 5))
+        assert [n.release_pseudonyms for n in first] == [sorted([two, four])]
+        assert [n.release_pseudonyms for n in second] == [sorted([two, four]), [five]]
+        if registry is not pg:
+            registry.engine.dispose()
