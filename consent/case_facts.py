@@ -181,6 +181,56 @@ def apply_events(conn: Connection, events: Sequence[ConsentEvent]) -> None:
         conn.execute(stmt, rows)
 
 
+def deltas(events: Sequence[ConsentEvent]) -> list[dict[str, Any]]:
+    """What ``apply_events`` would carry, merged per (subject, dataset or None for all datasets): the latest
+    notice times, deceased and purpose-scoped flags, and the best all-purpose choice as (kind, at, rank, seq).
+
+    Every fact is a join in a one-way order, so merging first and applying once equals applying each event;
+    PostgreSQL's one-statement write (``pg_append``) takes these rows."""
+    merged: dict[tuple[str, str | None], dict[str, Any]] = {}
+    for e in events:
+        scoped = e.scope_dataset is not None and e.kind is not EventKind.DECEASED  # a death counts everywhere
+        key = (e.subject, e.scope_dataset if scoped else None)
+        at = micros(e.effective_at)
+        if e.kind in CHOICES and e.scope_purpose is None:
+            fact = "choice"
+        elif e.kind in CHOICES or e.kind in (EventKind.DECEASED, EventKind.NOTICE_SENT, EventKind.NOTICE_UNDELIVERED):
+            fact = e.kind.value
+        else:
+            continue
+        row = merged.setdefault(
+            key,
+            {
+                "subject": key[0],
+                "dataset": key[1],
+                "sent": None,
+                "undelivered": None,
+                "deceased": False,
+                "purpose_choice": False,
+                "choice_kind": None,
+                "choice_us": None,
+                "choice_rank": None,
+                "choice_seq": None,
+            },
+        )
+        if fact == "choice":
+            rank = 1 if scoped else 2
+            if row["choice_us"] is None or (at, rank, e.seq) > (
+                row["choice_us"],
+                row["choice_rank"],
+                row["choice_seq"],
+            ):
+                row |= {"choice_kind": e.kind.value, "choice_us": at, "choice_rank": rank, "choice_seq": e.seq}
+        elif e.kind in CHOICES:
+            row["purpose_choice"] = True
+        elif e.kind is EventKind.DECEASED:
+            row["deceased"] = True
+        else:
+            name = "sent" if e.kind is EventKind.NOTICE_SENT else "undelivered"
+            row[name] = at if row[name] is None else max(row[name], at)
+    return [merged[k] for k in sorted(merged, key=lambda k: (k[0], k[1] or ""))]
+
+
 def backfill(conn: Connection) -> None:
     """Fill every case row's facts from the state (the migration that added the columns runs this once)."""
     subjects = [s for (s,) in conn.execute(select(t.cases.c.subject).distinct())]

@@ -2,7 +2,8 @@
 
 A batch costs two statements whatever its size: one reads what the batch needs (stored events of its
 idempotency keys, enrolments, chain heads, the heads created if new and row-locked), one writes it (event
-rows and advanced heads). Each takes its values as one JSON text parameter and answers in JSON: psycopg's
+rows, advanced heads, the materialised state and the case facts).
+Each takes its values as one JSON text parameter and answers in JSON: psycopg's
 per-parameter and per-array work in Python cost more than the statements themselves, and a fixed, short
 text is parsed once by psycopg and prepared once per connection by PostgreSQL. The decisions (checks, seq,
 hashes) stay in :mod:`consent.registry`, shared with the general SQLAlchemy path that SQLite uses.
@@ -65,15 +66,90 @@ SELECT
       WHERE idempotency_key = ANY(ARRAY(SELECT json_array_elements_text(%(keys)s::json))))
 """
 
+# The state rows and case-fact deltas of a batch go in with its events: one round trip per batch. They touch
+# other tables than the events and heads, so the CTEs cannot collide. State rows are one per key (the batch's
+# newest entry), kept only if newer than the stored one: ``state.apply``'s rule, as the general path's upsert.
+# Fact deltas are one per (subject, dataset or all datasets); a case row can match two (its dataset's and
+# the subject-wide one), so they are merged per case row first, since one statement may update a row only
+# once. Every fact moves one way only, as in ``case_facts.apply_events``: later times, a better choice by
+# (time, rank, seq), false to true; rows that would not change are not written.
+_STATE = """
+state AS (
+    INSERT INTO consent_state (subject, facet, scope_dataset, scope_purpose, kind, effective_at, seq)
+    SELECT subject, facet, scope_dataset, scope_purpose, kind, effective_at, seq
+    FROM json_to_recordset(%(state)s::json) AS v(
+        subject text, facet text, scope_dataset text, scope_purpose text, kind text, effective_at text, seq int)
+    ON CONFLICT (subject, facet, scope_dataset, scope_purpose) DO UPDATE
+    SET kind = EXCLUDED.kind, effective_at = EXCLUDED.effective_at, seq = EXCLUDED.seq
+    WHERE consent_state.effective_at < EXCLUDED.effective_at
+       OR (consent_state.effective_at = EXCLUDED.effective_at AND consent_state.seq < EXCLUDED.seq)
+)"""
+
+_BETTER = """a.choice_us IS NOT NULL AND (c.choice_us IS NULL
+    OR (a.choice_us, a.choice_rank, a.choice_seq) > (c.choice_us, c.choice_rank, c.choice_seq))"""
+_BEST = "ORDER BY v.choice_us DESC, v.choice_rank DESC, v.choice_seq DESC) FILTER (WHERE v.choice_us IS NOT NULL))[1]"
+
+_FACTS = f"""
+facts AS (
+    UPDATE consent_cases c SET
+        notice_sent_us = GREATEST(c.notice_sent_us, a.sent),
+        notice_undelivered_us = GREATEST(c.notice_undelivered_us, a.undelivered),
+        deceased = c.deceased OR a.deceased,
+        purpose_choice = c.purpose_choice OR a.purpose_choice,
+        choice_kind = CASE WHEN {_BETTER} THEN a.choice_kind ELSE c.choice_kind END,
+        choice_us = CASE WHEN {_BETTER} THEN a.choice_us ELSE c.choice_us END,
+        choice_rank = CASE WHEN {_BETTER} THEN a.choice_rank ELSE c.choice_rank END,
+        choice_seq = CASE WHEN {_BETTER} THEN a.choice_seq ELSE c.choice_seq END
+    FROM (
+        SELECT k.dataset, k.case_id,
+            max(v.sent) AS sent, max(v.undelivered) AS undelivered,
+            bool_or(v.deceased) AS deceased, bool_or(v.purpose_choice) AS purpose_choice,
+            (array_agg(v.choice_kind {_BEST} AS choice_kind,
+            (array_agg(v.choice_us {_BEST} AS choice_us,
+            (array_agg(v.choice_rank {_BEST} AS choice_rank,
+            (array_agg(v.choice_seq {_BEST} AS choice_seq
+        FROM json_to_recordset(%(facts)s::json) AS v(
+            subject text, dataset text, sent bigint, undelivered bigint, deceased boolean, purpose_choice boolean,
+            choice_kind text, choice_us bigint, choice_rank smallint, choice_seq int)
+        JOIN consent_cases k ON k.subject = v.subject AND (v.dataset IS NULL OR k.dataset = v.dataset)
+        GROUP BY k.dataset, k.case_id
+    ) a
+    WHERE c.dataset = a.dataset AND c.case_id = a.case_id AND (
+        GREATEST(c.notice_sent_us, a.sent) IS DISTINCT FROM c.notice_sent_us
+        OR GREATEST(c.notice_undelivered_us, a.undelivered) IS DISTINCT FROM c.notice_undelivered_us
+        OR (a.deceased AND NOT c.deceased) OR (a.purpose_choice AND NOT c.purpose_choice)
+        OR ({_BETTER}))
+)"""
+
+# The registry's withdrawal query (``ConsentRegistry._OWED``) over the batch's refusals as sent, so it rides in
+# the write too: membership rows owed to a holder, release active when the refusal was recorded, scope
+# covering the release, not already notified. Without refusals in the batch it joins nothing.
+_OWED = """
+SELECT json_agg(json_build_array(m.release_id, m.release_pseudonym))
+FROM json_to_recordset(%(refusals)s::json) AS e(subject text, scope_dataset text, scope_purpose text, recorded_at text)
+JOIN consent_release_members m ON m.subject = e.subject
+JOIN consent_releases r ON r.release_id = m.release_id
+WHERE r.active_until >= e.recorded_at
+  AND (e.scope_dataset IS NULL OR e.scope_dataset = r.dataset)
+  AND (e.scope_purpose IS NULL OR EXISTS (
+        SELECT 1 FROM consent_release_scopes s
+        WHERE s.release_id = r.release_id AND s.scope_purpose = e.scope_purpose))
+  AND NOT EXISTS (
+        SELECT 1 FROM consent_withdrawal_items i
+        WHERE i.release_id = m.release_id AND i.release_pseudonym = m.release_pseudonym)"""
+
 _WRITE = f"""
 WITH added AS (
     INSERT INTO consent_events ({_NAMES})
     SELECT {_NAMES} FROM json_to_recordset(%(events)s::json)
         AS v({", ".join(f"{c} {kind}" for c, kind in EVENT_COLUMNS.items())})
+),{_STATE},{_FACTS},
+moved AS (
+    UPDATE consent_chain_heads h SET seq = v.seq, hash = v.hash
+    FROM json_to_recordset(%(heads)s::json) AS v(subject text, seq int, hash text)
+    WHERE h.subject = v.subject
 )
-UPDATE consent_chain_heads h SET seq = v.seq, hash = v.hash
-FROM json_to_recordset(%(heads)s::json) AS v(subject text, seq int, hash text)
-WHERE h.subject = v.subject
+{_OWED}
 """
 
 
@@ -119,13 +195,29 @@ def prepare(conn: Connection, keys: Sequence[str], subjects: Sequence[str]) -> P
     )
 
 
-def write(conn: Connection, rows: Sequence[Mapping[str, Any]], heads: Mapping[str, tuple[int, str]]) -> None:
-    """Insert sealed event rows (``EVENT_COLUMNS`` keys) and move the chain heads, in one statement."""
+def write(
+    conn: Connection,
+    rows: Sequence[Mapping[str, Any]],
+    heads: Mapping[str, tuple[int, str]],
+    state: Sequence[Mapping[str, Any]] = (),
+    facts: Sequence[Mapping[str, Any]] = (),
+    refusals: Sequence[Mapping[str, Any]] = (),
+) -> list[tuple[str, str]]:
+    """Insert sealed event rows (``EVENT_COLUMNS`` keys), move the chain heads, upsert the batch's newest
+    ``state`` rows (consent_state columns) and carry the case-fact ``facts`` deltas
+    (``case_facts.deltas``), in one statement; answer the (release, pseudonym) rows owed a withdrawal
+    notice for ``refusals`` (event rows of the batch's refusals), possibly repeated."""
     if not rows:
-        return
+        return []
     params = {
         "events": json.dumps(list(rows)),
         "heads": json.dumps([{"subject": s, "seq": seq, "hash": h} for s, (seq, h) in heads.items()]),
+        "state": json.dumps(list(state)),
+        "facts": json.dumps(list(facts)),
+        "refusals": json.dumps(
+            [{c: r[c] for c in ("subject", "scope_dataset", "scope_purpose", "recorded_at")} for r in refusals]
+        ),
     }
     with _as_sqlalchemy_errors(_WRITE), _driver(conn).cursor() as cursor:
-        cursor.execute(_WRITE, params)
+        (owed,) = cursor.execute(_WRITE, params).fetchone() or (None,)
+    return [(release, pseudonym) for release, pseudonym in owed or ()]

@@ -400,12 +400,18 @@ class ConsentRegistry:
             new_events.append(event)
             by_index[i] = event
             rows.append({**payload, "idempotency_key": keys[i], "request_hash": hashes.get(i), "hash": event.hash})
+        refusals = [e.event_id for e in new_events if e.kind in REFUSALS]
         if fast:
-            pg_append.write(conn, rows, advanced)
+            # Events, heads, state, case facts and the withdrawal query in one statement: one round trip.
+            refused = [row for row, e in zip(rows, new_events, strict=True) if e.kind in REFUSALS]
+            owed = pg_append.write(
+                conn, rows, advanced, _newest_state(new_events), case_facts.deltas(new_events), refused
+            )
+            self._notify(conn, owed, moment)
         else:
             self._write_events(conn, rows, advanced)
-        self._update_state(conn, new_events)
-        self._propagate_withdrawals(conn, [e.event_id for e in new_events if e.kind in REFUSALS], moment)
+            self._update_state(conn, new_events)
+            self._propagate_withdrawals(conn, refusals, moment)
         return [by_index[i] if i in by_index else _row_to_event(existing[str(key)]) for i, key in enumerate(keys)]
 
     @staticmethod
@@ -449,24 +455,7 @@ class ConsentRegistry:
         (``state.apply``'s rule: later effective time, then later seq)."""
         if not new_events:
             return
-        newest: dict[tuple[str, StateKey], StateEntry] = {}
-        for event in new_events:
-            for key, entry in apply({}, event).items():
-                current = newest.get((event.subject, key))
-                if current is None or (entry.effective_at, entry.seq) > (current.effective_at, current.seq):
-                    newest[(event.subject, key)] = entry
-        rows = [
-            {
-                "subject": s,
-                "facet": k.facet,
-                "scope_dataset": k.scope_dataset,
-                "scope_purpose": k.scope_purpose,
-                "kind": e.kind.value,
-                "effective_at": format_instant(e.effective_at),
-                "seq": e.seq,
-            }
-            for (s, k), e in sorted(newest.items(), key=lambda item: (item[0][0], astuple(item[0][1])))
-        ]
+        rows = _newest_state(new_events)
         dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
         stmt = dialect.insert(t.state)
         newer = or_(
@@ -508,10 +497,19 @@ class ConsentRegistry:
         one notice per release listing the released pseudonyms not already notified."""
         if not refusal_ids:
             return
-        found: dict[str, set[str]] = defaultdict(set)  # a set: two refusals of one subject owe a row once
+        owed: list[tuple[str, str]] = []
         for chunk in _chunks(refusal_ids, 5000):
-            for release_id, pseudonym in conn.execute(self._OWED, {"ids": list(chunk)}):
-                found[release_id].add(pseudonym)
+            owed.extend(
+                (release_id, pseudonym) for release_id, pseudonym in conn.execute(self._OWED, {"ids": list(chunk)})
+            )
+        self._notify(conn, owed, moment)
+
+    @staticmethod
+    def _notify(conn: Connection, owed: Sequence[tuple[str, str]], moment: datetime) -> None:
+        """One notice per release of the owed (release, pseudonym) rows, each pseudonym listed once."""
+        found: dict[str, set[str]] = defaultdict(set)  # a set: two refusals of one subject owe a row once
+        for release_id, pseudonym in owed:
+            found[release_id].add(pseudonym)
         if not found:
             return
         created = format_instant(moment)
@@ -836,6 +834,29 @@ class ConsentRegistry:
 
         result: WithdrawalNotice = self._retrying(work)
         return result
+
+
+def _newest_state(new_events: Sequence[ConsentEvent]) -> list[dict[str, Any]]:
+    """consent_state rows of a batch: per (subject, state key) the newest of its entries (``state.apply``'s
+    order: later effective time, then later seq), sorted by key (the order their rows lock in)."""
+    newest: dict[tuple[str, StateKey], StateEntry] = {}
+    for event in new_events:
+        for key, entry in apply({}, event).items():
+            current = newest.get((event.subject, key))
+            if current is None or (entry.effective_at, entry.seq) > (current.effective_at, current.seq):
+                newest[(event.subject, key)] = entry
+    return [
+        {
+            "subject": s,
+            "facet": k.facet,
+            "scope_dataset": k.scope_dataset,
+            "scope_purpose": k.scope_purpose,
+            "kind": e.kind.value,
+            "effective_at": format_instant(e.effective_at),
+            "seq": e.seq,
+        }
+        for (s, k), e in sorted(newest.items(), key=lambda item: (item[0][0], astuple(item[0][1])))
+    ]
 
 
 def _institutions(enrolled: dict[str, dict[str, tuple[datetime, str]]]) -> dict[tuple[str, str | None], str]:

@@ -3,6 +3,7 @@ that SQLite keeps: the same events, the same chains and state, the same idempote
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -11,14 +12,22 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text
 
+from consent.case_facts import CaseFacts
 from consent.errors import ConsentError, IdempotencyConflict
 from consent.ledger import event_hash
+from consent.pseudonyms import release_pseudonym
 from consent.registry import ConsentRegistry, EnrolmentInput
 from consent.settings import ConsentSettings
+from consent.state import fold
 from schemas.consent import Category, ConsentEvent, EventKind, EventRequest
 from tests.consent.subjects import DATASET, OTHER_DATASET, T0, national_id
+from tests.consent.test_decide import day
+from tests.consent.test_release import _registry_with_release
+from tests.consent.test_release_current import Event, _expected_facts, _stored_facts, ledgers
 
 pytestmark = pytest.mark.postgres
 
@@ -156,3 +165,101 @@ def test_an_append_on_a_connection_the_server_dropped_is_retried_on_a_fresh_one(
     assert dropped == (1,)
     (event,) = pg.append([EventRequest(subject=b, kind=EventKind.OPTED_OUT)])
     assert [e.event_id for e in pg.events_of(b)] == [event.event_id] and pg.verify().ok
+
+
+# --- state and case facts: PostgreSQL's one-statement write against SQLite's general path and the fold -----
+
+
+@st.composite
+def batched(draw: st.DrawFn) -> list[list[Event]]:
+    """A random ledger of three subjects cut into batches (several events of one subject may share one)."""
+    ledger = draw(ledgers())
+    cuts = sorted(draw(st.sets(st.integers(1, max(len(ledger) - 1, 1)), max_size=len(ledger))))
+    bounds = [0, *(c for c in cuts if c < len(ledger)), len(ledger)]
+    return [ledger[a:b] for a, b in itertools.pairwise(bounds) if b > a]
+
+
+def _case_facts_of(registry: ConsentRegistry, subjects: list[str]) -> dict[tuple[str, str, str], CaseFacts]:
+    return {k: f for k, f in _stored_facts(registry).items() if k[0] in subjects}
+
+
+def _folded_facts_of(registry: ConsentRegistry, subjects: list[str]) -> dict[tuple[str, str, str], CaseFacts]:
+    return {k: f for k, f in _expected_facts(registry).items() if k[0] in subjects}
+
+
+def test_state_and_case_facts_written_in_one_statement_equal_the_general_path_and_the_fold(
+    pg_url: str, tmp_path: Path
+) -> None:
+    pg = _registry(tmp_path / "pg", pg_url)
+    lite = _registry(tmp_path / "lite", None)
+    lite.pseudonymiser = pg.pseudonymiser
+    examples = iter(range(10**6))
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(batched())
+    def check(batches: list[list[Event]]) -> None:
+        base = 3 * next(examples)
+        subjects = [pg.pseudonymiser.subject(national_id(base + n + 1)) for n in range(3)]
+        for registry in (pg, lite):
+            registry.enrol(
+                [EnrolmentInput(s, DATASET, "NTU", Category.B, T0, (f"{s[:8]}-a", f"{s[:8]}-b")) for s in subjects]
+                + [EnrolmentInput(subjects[0], OTHER_DATASET, "NTUH", Category.A, T0, (f"{subjects[0][:8]}-o",))],
+                now=T0,
+            )
+            for batch in batches:
+                requests = [
+                    EventRequest(
+                        subject=subjects[n],
+                        kind=kind,
+                        scope_dataset=DATASET if dataset == OTHER_DATASET and n != 0 else dataset,
+                        scope_purpose=purpose,
+                        effective_at=day(when),
+                    )
+                    for n, kind, dataset, purpose, when in batch
+                ]
+                registry.append(requests, now=day(max(when for *_, when in batch) + 0.5))
+            # Enrolled after the events: the new cases take the facts the ledger already holds.
+            registry.enrol(
+                [EnrolmentInput(subjects[1], OTHER_DATASET, "NTUH", Category.C, T0, (f"{subjects[1][:8]}-o",))]
+            )
+        for s in subjects:
+            assert pg.state_of(s) == lite.state_of(s) == fold(pg.events_of(s))
+        facts = _case_facts_of(pg, subjects)
+        assert len(facts) == 8
+        assert facts == _case_facts_of(lite, subjects) == _folded_facts_of(pg, subjects)
+
+    try:
+        check()
+    finally:
+        pg.engine.dispose()
+        lite.engine.dispose()
+
+
+def test_withdrawals_owed_by_a_batch_are_found_in_its_write_as_on_the_general_path(
+    pg: ConsentRegistry, tmp_path: Path
+) -> None:
+    """Refusals of several subjects in one batch, with scopes that do and do not cover a GRU release, a grant
+    beside them, a repeated refusal and a later batch refusing again: the same notices as SQLite's path."""
+    for registry in (pg, _registry(tmp_path / "lite", None)):
+        release_id, _cases = _registry_with_release(registry, tmp_path / registry.engine.dialect.name, "r1")
+        s = [registry.pseudonymiser.subject(national_id(n)) for n in range(1, 7)]
+        registry.append(
+            [
+                EventRequest(subject=s[1], kind=EventKind.OPTED_OUT, scope_purpose="DUO:0000007"),  # DS: not GRU
+                EventRequest(subject=s[2], kind=EventKind.WITHDRAWN, scope_dataset=DATASET),
+                EventRequest(subject=s[3], kind=EventKind.CONSENT_GIVEN),
+                EventRequest(subject=s[2], kind=EventKind.OPTED_OUT),  # owes case-2 once only
+                EventRequest(subject=s[4], kind=EventKind.CONSENT_DECLINED, scope_purpose="DUO:0000042"),
+            ]
+        )
+        first = registry.withdrawal_notices(release_id)
+        registry.append(
+            [EventRequest(subject=s[4], kind=EventKind.OPTED_OUT), EventRequest(subject=s[5], kind="opted_out")]
+        )
+        second = registry.withdrawal_notices(release_id)
+        secret = registry.pseudonymiser.release_secret(release_id)
+        two, four, five = (release_pseudonym(secret, f"case-{i}") for i in (2, 4, 5))
+        assert [n.release_pseudonyms for n in first] == [sorted([two, four])]
+        assert [n.release_pseudonyms for n in second] == [sorted([two, four]), [five]]
+        if registry is not pg:
+            registry.engine.dispose()
