@@ -499,6 +499,7 @@ class _Behind:
         self._subscribers = list(subscribers)
         self._lock = threading.Lock()
         self._closed = False
+        self._error: Exception | None = None  # a sink's failure to take a commit
         self._sinks: list[BulkSink] = []
         plain: list[Subscriber] = []
         try:
@@ -525,11 +526,17 @@ class _Behind:
             closed = self._closed
             if not closed:
                 for sink in self._sinks:
-                    sink.send(changes)
-                    if threading.get_ident() != self._owner:
-                        # Another thread's commit: its writer waits until it is applied, as it
-                        # would have for a synchronous delivery (the sink keeps commit order).
-                        sink.flush()
+                    try:
+                        sink.send(changes)
+                        if threading.get_ident() != self._owner:
+                            # Another thread's commit: its writer waits until it is applied, as it
+                            # would have for a synchronous delivery (the sink keeps commit order).
+                            sink.flush()
+                    except Exception as exc:
+                        # The commit has happened: raising here would tell its writer the write
+                        # failed (a harvest retries such a batch, finds it unchanged, and the
+                        # changes never reach the sink). The block's end raises it instead.
+                        self._error = self._error or exc
         if closed:  # a late commit of another thread, after the block ended: delivered as usual
             for sub in self._subscribers:
                 sub(changes)
@@ -541,6 +548,9 @@ class _Behind:
         with self._lock:
             self._closed = True
         error: BaseException | None = None
+        if self._error is not None and raise_error:
+            late = f"{type(self._error).__name__}: {self._error}"
+            error = DeliveryError(f"a commit could not be handed to the search index ({late}); the records are stored")
         for sink in self._sinks:
             try:
                 sink.close(raise_error=raise_error)

@@ -338,7 +338,10 @@ class HarvestService:
         tally = _Tally()
         status, reason = "failed", None
         try:
-            known = self._known(src)
+            # The source's active records when the run starts: what a full run withdraws is the
+            # part of these it did not see (every record this run saves, it has seen).
+            active = self.store.guids_of_source(src.guid)
+            known = self._known(src, active)
             is_known = None if force else (lambda uid, digest: known.get(uid) == digest)
             stream = source if source is not None else self._source_factory(src, is_known)
             # The search index (a store subscriber) catches up in a child process while the
@@ -346,7 +349,10 @@ class HarvestService:
             with fewer_collections(), self.store.publishing_behind(max_changes=self.index_batch, queued=2):
                 self._consume(src, run_id, stream, since, tally, progress)
                 # Deletions the source announced are facts, not inferences: applied in any mode.
-                tally.withdrawn = self._withdraw(src, lambda upstream_id: upstream_id in tally.deleted)
+                if tally.deleted:  # looked up now: a record this run saved may be among them
+                    current = self.store.guids_of_source(src.guid)
+                    tally.withdrawn = self._withdraw(src, {u: current[u] for u in tally.deleted if u in current})
+                    active = {u: g for u, g in active.items() if u not in tally.deleted}
                 if mode == "full":
                     if tally.gaps:
                         reason = (
@@ -354,7 +360,8 @@ class HarvestService:
                             f"({tally.gaps[0]}); nothing was withdrawn this run"
                         )
                     else:
-                        tally.withdrawn += self._withdraw(src, lambda upstream_id: upstream_id not in tally.seen)
+                        seen = tally.seen
+                        tally.withdrawn += self._withdraw(src, {u: g for u, g in active.items() if u not in seen})
             status = "succeeded"
         except (SourceError, DeliveryError) as exc:
             # A delivery error: every record is stored, but the search index missed some.
@@ -398,9 +405,9 @@ class HarvestService:
         locked = _aware(lock.locked_at) or _now()
         return _now() - locked > self.stale_after
 
-    def _known(self, src: HarvestSourceRow) -> dict[str, str]:
-        """``upstream id -> payload digest`` of the records whose stored version is current and active."""
-        active = self.store.guids_of_source(src.guid)
+    def _known(self, src: HarvestSourceRow, active: dict[str, str]) -> dict[str, str]:
+        """``upstream id -> payload digest`` of the records whose stored version is current and
+        active (``active``: the source's active records, ``upstream id -> GUID``)."""
         q = select(HarvestRecordRow.upstream_id, HarvestRecordRow.digest).where(HarvestRecordRow.source_id == src.id)
         with self.store.engine.connect() as conn:
             return {u: d for u, d in conn.execute(q).all() if d is not None and u in active}
@@ -536,14 +543,17 @@ class HarvestService:
                 known,
             )
 
-    def _withdraw(self, src: HarvestSourceRow, is_gone: Callable[[str], bool]) -> int:
-        gone = {u: g for u, g in self.store.guids_of_source(src.guid).items() if is_gone(u)}
-        if not gone:
-            return 0
+    def _withdraw(self, src: HarvestSourceRow, gone: dict[str, str]) -> int:
+        """Tombstone ``gone`` (``upstream id -> GUID``); the number that were still active."""
+        withdrawn = 0
         items = sorted(gone.items())
         for start in range(0, len(items), 500):
             chunk = items[start : start + 500]
-            self.store.tombstone_many([g for _, g in chunk], reason=WITHDRAWN_REASON, actor=f"harvest:{src.name}")
+            results = self.store.tombstone_many(
+                [g for _, g in chunk], reason=WITHDRAWN_REASON, actor=f"harvest:{src.name}"
+            )
+            # One another writer tombstoned meanwhile is left as it is and not counted.
+            withdrawn += sum(r.status == "updated" for r in results)
             with self._sessions.begin() as s:
                 s.execute(
                     delete(HarvestRecordRow).where(
@@ -551,7 +561,7 @@ class HarvestService:
                         HarvestRecordRow.upstream_id.in_([u for u, _ in chunk]),
                     )
                 )
-        return len(gone)
+        return withdrawn
 
     def _finish(
         self, src: HarvestSourceRow, run_id: int, started: datetime, status: str, reason: str | None, tally: _Tally

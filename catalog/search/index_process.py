@@ -76,6 +76,7 @@ class IndexProcess:
         self._flushes = 0
         self._error: str | None = None
         self._closed = False
+        self._here = not _PIPES_TO_CHILDREN  # apply in this process, a group at a time
 
     @property
     def pid(self) -> int | None:
@@ -86,17 +87,33 @@ class IndexProcess:
 
     def send(self, changes: Sequence[Change]) -> None:
         with self._lock:
-            if self._process is None:
-                self._held.extend(changes)
-                if not _PIPES_TO_CHILDREN:
-                    if len(self._held) >= self._max_changes:  # bounded memory: apply as we go
-                        self._apply_here()
-                    return
-                if len(self._held) < self._start_after:
-                    return
-                changes, self._held = self._held, []
+            try:
+                self._send(changes)
+            except Exception as exc:
+                # The store has committed these changes and its writer must not take this for
+                # its own failure (a harvest would retry the batch, find it unchanged, and the
+                # records would never be indexed): the run hears of it when the sink closes.
+                self._error = self._error or _describe(exc)
+
+    def _send(self, changes: Sequence[Change]) -> None:
+        if self._process is None:
+            self._held.extend(changes)
+            if self._here:
+                if len(self._held) >= self._max_changes:  # bounded memory: apply as we go
+                    self._apply_here()
+                return
+            if len(self._held) < self._start_after:
+                return
+            try:
                 self._start()
-            self._write(("rows", [ChangeRow.of(c) for c in changes]))
+            except OSError:
+                # No process could be started (no interpreter, no memory for a fork): this
+                # process applies the changes itself, slower but complete.
+                self._here = True
+                self._apply_here()
+                return
+            changes, self._held = self._held, []
+        self._write(("rows", [ChangeRow.of(c) for c in changes]))
 
     def flush(self) -> None:
         with self._lock:
@@ -156,6 +173,10 @@ class IndexProcess:
                 stdin=subprocess.DEVNULL,
                 env=env,
             )
+        except BaseException:
+            os.close(to_child_w)
+            os.close(from_child_r)
+            raise
         finally:
             os.close(to_child_r)
             os.close(from_child_w)

@@ -169,3 +169,64 @@ def test_another_writers_save_during_a_run_is_searchable_when_it_returns(tmp_pat
     assert seen == {bulk, edited}  # both applied (in commit order) before the edit returned
     assert _indexed(ctx) == _stored(ctx)
     index.close()
+
+
+def test_a_run_whose_indexer_cannot_be_started_indexes_in_process_and_misses_nothing(
+    tmp_path: Path, depositar: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No interpreter to start the child with: the sink used to raise out of the store's
+    # publish, after the commit; the harvest took that for a failed batch, saved its records
+    # again one by one (unchanged now, so never published) and the run "succeeded" with those
+    # records stored but not searchable.
+    ctx = _context(tmp_path)
+    monkeypatch.setattr("sys.executable", str(tmp_path / "no-such-python"))
+    service = HarvestService(ctx.store, batch_size=10, index_batch=25)
+    with serve(CkanServer(copy.deepcopy(depositar[:60]))) as url:
+        service.add_source("ckan", url, name="d", options=FAST)
+        run = service.run("d")
+    assert (run.status, run.added, run.unchanged) == ("succeeded", 60, 0)
+    assert _indexed(ctx) == _stored(ctx) and len(_stored(ctx)) == 60 and _indexers() == []
+    search_index(ctx).close()
+
+
+class _RefusesFirstCommit:
+    """A bulk subscriber whose sink fails to take the first commit it is sent, then takes the rest."""
+
+    def __init__(self) -> None:
+        self.received: list[str] = []
+        self.sends = 0
+
+    def __call__(self, changes: Any) -> None:
+        self.received.extend(c.guid for c in changes)
+
+    def open_bulk(self, *, max_changes: int, max_wait: float) -> _RefusesFirstCommit:
+        return self
+
+    def send(self, changes: Any) -> None:
+        self.sends += 1
+        if self.sends == 1:
+            raise RuntimeError("sink full")
+        self.received.extend(c.guid for c in changes)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self, *, raise_error: bool = True) -> None:
+        pass
+
+
+def test_a_sink_that_cannot_take_a_commit_fails_the_run_and_no_record_is_counted_unchanged(
+    tmp_path: Path, depositar: list[dict[str, Any]]
+) -> None:
+    ctx = open_context(Settings(data_dir=tmp_path, search_backend="embedded"))
+    sink = _RefusesFirstCommit()
+    ctx.store.subscribe(sink)
+    service = HarvestService(ctx.store, batch_size=10)
+    with serve(CkanServer(copy.deepcopy(depositar[:30]))) as url:
+        service.add_source("ckan", url, name="d", options=FAST)
+        run = service.run("d")
+    # Every record is stored and counted once as added; the lost commit fails the run.
+    assert (run.status, run.added, run.unchanged) == ("failed", 30, 0)
+    assert "sink full" in (run.reason or "")
+    assert len(_stored(ctx)) == 30 and len(sink.received) == 20
+    search_index(ctx).close()
