@@ -538,6 +538,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--workers", type=int, default=2, help="uvicorn workers for the API figure (2: one per core here)"
     )
+    parser.add_argument(
+        "--per-client", type=int, default=300, help="events each of the 32 API clients posts (p99 needs a few thousand)"
+    )
     parser.add_argument("--memory-limit", help="DuckDB memory_limit of the release filter (e.g. 1GB; spills beyond)")
     args = parser.parse_args(argv)
     quick = args.quick
@@ -554,7 +557,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"api appends postgresql: skipped, PostgreSQL not reachable at {args.pg_url}: {exc}")
             return
         try:
-            bench_api_appends(pg_url, 32, 10 if quick else 100, Path(tmp) / "api", args.workers)
+            bench_api_appends(pg_url, 32, 10 if quick else args.per_client, Path(tmp) / "api", args.workers)
         finally:
             _drop_pg_database(args.pg_url, pg_url)
 
