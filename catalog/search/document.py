@@ -85,6 +85,23 @@ def facet_label(facet: str, value: str) -> dict[str, str]:
     return _vocab_label(vocab, value) if vocab else {"en": value, "zh-Hant": value}
 
 
+class _FacetValues:
+    """One record's facet values in first-seen order, each with its labels (the vocabulary's unless given)."""
+
+    def __init__(self) -> None:
+        self.facets: dict[str, list[str]] = {}
+        self.labels: dict[tuple[str, str], dict[str, str]] = {}
+
+    def put(self, facet: str, value: str | None, label: dict[str, str] | None = None) -> None:
+        if not value:
+            return
+        values = self.facets.setdefault(facet, [])
+        if value in values:
+            return
+        values.append(value)
+        self.labels[(facet, value)] = label if label is not None else facet_label(facet, value)
+
+
 def _health_category(iri: str) -> str:
     code = vocabulary("health_category").code_for_iri(iri)
     return code or iri
@@ -99,20 +116,8 @@ def _cases(ds: Dataset) -> int | None:
 def build_document(ds: Dataset, guid: str, *, updated: datetime | None = None) -> SearchDocument:
     """The index document of ``ds`` (stored under ``guid``)."""
     imaging = ds.imaging
-    facets: dict[str, list[str]] = {}
-    labels: dict[tuple[str, str], dict[str, str]] = {}
-
-    def put(facet: str, value: str | None, label: dict[str, str] | None = None) -> None:
-        if not value:
-            return
-        values = facets.setdefault(facet, [])
-        if value in values:
-            return
-        values.append(value)
-        if label is None:
-            vocab = _VOCAB_FACETS.get(facet)
-            label = _vocab_label(vocab, value) if vocab else {"en": value, "zh-Hant": value}
-        labels[(facet, value)] = label
+    found = _FacetValues()
+    put, facets, labels = found.put, found.facets, found.labels
 
     if imaging is not None:
         for code in imaging.modalities:
@@ -240,20 +245,8 @@ def document_of_content(guid: str, content: dict[str, Any], *, updated: datetime
     description: dict[str, str] = content.get("description", {})
     keywords: dict[str, list[str]] = content.get("keywords", {})
     distributions: list[dict[str, Any]] = content.get("distributions", [])
-    facets: dict[str, list[str]] = {}
-    labels: dict[tuple[str, str], dict[str, str]] = {}
-
-    def put(facet: str, value: str | None, label: dict[str, str] | None = None) -> None:
-        if not value:
-            return
-        values = facets.setdefault(facet, [])
-        if value in values:
-            return
-        values.append(value)
-        if label is None:
-            vocab = _VOCAB_FACETS.get(facet)
-            label = _vocab_label(vocab, value) if vocab else {"en": value, "zh-Hant": value}
-        labels[(facet, value)] = label
+    found = _FacetValues()
+    put, facets, labels = found.put, found.facets, found.labels
 
     modalities: list[str] = imaging.get("modalities", []) if imaging is not None else []
     body_sites: list[str] = imaging.get("body_sites", []) if imaging is not None else []
