@@ -121,12 +121,10 @@ facts AS (
         OR ({_BETTER}))
 )"""
 
-# The registry's withdrawal query (``ConsentRegistry._OWED``) over the batch's refusals as sent, so it rides in
-# the write too: membership rows owed to a holder, release active when the refusal was recorded, scope
-# covering the release, not already notified. Without refusals in the batch it joins nothing.
-_OWED = """
-SELECT json_agg(json_build_array(m.release_id, m.release_pseudonym))
-FROM json_to_recordset(%(refusals)s::json) AS e(subject text, scope_dataset text, scope_purpose text, recorded_at text)
+# Membership rows owed to a holder: release active when the refusal was recorded, scope covering the release,
+# not already notified. Here it runs over the batch's refusals as sent, so it rides in the write (without
+# refusals it joins nothing); the registry's general path runs it over stored events (``ConsentRegistry._OWED``).
+OWED_RULE = """
 JOIN consent_release_members m ON m.subject = e.subject
 JOIN consent_releases r ON r.release_id = m.release_id
 WHERE r.active_until >= e.recorded_at
@@ -137,6 +135,13 @@ WHERE r.active_until >= e.recorded_at
   AND NOT EXISTS (
         SELECT 1 FROM consent_withdrawal_items i
         WHERE i.release_id = m.release_id AND i.release_pseudonym = m.release_pseudonym)"""
+"""Which membership rows a refusal ``e`` owes a holder (joined from any row source aliased ``e`` with
+subject, scope_dataset, scope_purpose and recorded_at): one rule for both write paths."""
+
+_OWED = f"""
+SELECT json_agg(json_build_array(m.release_id, m.release_pseudonym))
+FROM json_to_recordset(%(refusals)s::json) AS e(subject text, scope_dataset text, scope_purpose text, recorded_at text)
+{OWED_RULE}"""
 
 _WRITE = f"""
 WITH added AS (

@@ -475,21 +475,9 @@ class ConsentRegistry:
     # purpose, and not already notified. Run once; the rows are grouped in Python, because a second pass
     # (find the releases, then INSERT ... SELECT the items) costs the whole join twice.
     _OWED = text(
-        """
-        SELECT m.release_id, m.release_pseudonym
-        FROM consent_events e
-        JOIN consent_release_members m ON m.subject = e.subject
-        JOIN consent_releases r ON r.release_id = m.release_id
-        WHERE e.event_id IN :ids
-          AND r.active_until >= e.recorded_at
-          AND (e.scope_dataset IS NULL OR e.scope_dataset = r.dataset)
-          AND (e.scope_purpose IS NULL OR EXISTS (
-                SELECT 1 FROM consent_release_scopes s
-                WHERE s.release_id = r.release_id AND s.scope_purpose = e.scope_purpose))
-          AND NOT EXISTS (
-                SELECT 1 FROM consent_withdrawal_items i
-                WHERE i.release_id = m.release_id AND i.release_pseudonym = m.release_pseudonym)
-        """
+        "SELECT m.release_id, m.release_pseudonym FROM consent_events e"
+        + pg_append.OWED_RULE
+        + " AND e.event_id IN :ids"
     ).bindparams(bindparam("ids", expanding=True))
 
     def _propagate_withdrawals(self, conn: Connection, refusal_ids: list[str], moment: datetime) -> None:
