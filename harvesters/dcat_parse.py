@@ -13,7 +13,7 @@ import json
 import re
 import warnings
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.term import Node
 
+from harvesters.rdf_store import DocumentStore
 from schemas import (
     Agent,
     Catalog,
@@ -112,7 +113,8 @@ _IMAGING_PROPS = frozenset(
     )
 )
 
-Props = dict[Node, list[Node]]
+# predicate -> objects in document order (lists, or the insertion-ordered dicts of DocumentStore)
+Props = Mapping[Node, Collection[Node]]
 
 
 class RdfParseError(ValueError):
@@ -201,7 +203,8 @@ def load_graph(data: bytes | str, fmt: str | None = None, base: str | None = Non
     """Parse ``data`` as ``fmt`` (sniffed when None); bad RDF raises :class:`RdfParseError`."""
     text = data.decode("utf-8-sig", errors="replace") if isinstance(data, bytes) else data
     fmt = normalise_format(fmt) if fmt else sniff_format(text)
-    g = Graph(bind_namespaces="none")
+    # JSON-LD may carry named graphs, which only a context-aware store keeps apart.
+    g = Graph(store=DocumentStore() if fmt != "json-ld" else "default", bind_namespaces="none")
     try:
         with warnings.catch_warnings():
             # rdflib's own JSON-LD parser uses its deprecated ConjunctiveGraph internally.
@@ -250,13 +253,15 @@ def parse_document(data: bytes | str, fmt: str | None = None, base: str | None =
 # --------------------------------------------------------------------------------------
 
 
-def _index(graph: Graph) -> dict[Node, Props]:
+def _index(graph: Graph) -> Mapping[Node, Props]:
     """subject -> predicate -> objects, in the store's insertion (= document) order."""
+    if isinstance(graph.store, DocumentStore):
+        return graph.store.by_subject
     # Whole-graph iteration does not keep insertion order in rdflib's Memory store;
     # per-subject iteration does, and list order in the model depends on it.
     idx: dict[Node, Props] = {}
     for s in graph.subjects(unique=True):
-        props: Props = defaultdict(list)
+        props: dict[Node, list[Node]] = defaultdict(list)
         for p, o in graph.predicate_objects(s):
             props[p].append(o)
         idx[s] = props
@@ -418,7 +423,7 @@ class _Fields:
 
 
 class _Mapper:
-    def __init__(self, idx: dict[Node, Props]) -> None:
+    def __init__(self, idx: Mapping[Node, Props]) -> None:
         self.idx = idx
         self._empty: Props = {}
 

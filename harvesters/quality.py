@@ -93,6 +93,12 @@ def _describe(data: Graph, node: Node) -> str:
 
 def validate_graph(data: Graph, profiles: Sequence[str] = DEFAULT_PROFILES) -> list[Violation]:
     """Validate ``data`` against the packaged shapes; an empty list means it conforms."""
+    if not data.store.context_aware:
+        # pyshacl wraps its data graph in a ConjunctiveGraph, which needs a context-aware store
+        # (a harvested document is parsed into a DocumentStore, which is not).
+        copy = Graph(bind_namespaces="none")
+        copy += data
+        data = copy
     conforms, report, _text = shacl_validate(
         data,
         shacl_graph=shapes_graph(tuple(profiles)),
