@@ -9,6 +9,7 @@ passes only ``--quick`` on).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import socket
@@ -370,17 +371,35 @@ def _serve(pg_url: str, data_dir: Path, workers: int) -> tuple[subprocess.Popen[
         "FAIRGATE_DATA_DIR": str(data_dir),
         "FAIRGATE_STEWARD_TOKEN": "bench",
     }
-    command = [sys.executable, "-m", "uvicorn", "bench.bench_consent:create_bench_app", "--factory"]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), "--log-level", "warning"]
-    command += ["--no-access-log"]
+    # fairgate's own multi-worker server (``fairgate serve --workers``): one SO_REUSEPORT socket per worker, so
+    # the 32 connections are spread over the workers; uvicorn's --workers let one worker accept nearly all.
+    command = [
+        sys.executable,
+        "-c",
+        "import sys; from catalog.serving import serve_workers; from bench.bench_consent import create_bench_app; "
+        "serve_workers(create_bench_app, '127.0.0.1', int(sys.argv[1]), int(sys.argv[2]), log_level='warning')",
+        str(port),
+        str(workers),
+    ]
     server = subprocess.Popen(command, env=env, cwd=Path(__file__).resolve().parent.parent)
     deadline = time.monotonic() + 60
     import httpx
 
+    def listening() -> int:
+        found = 0
+        for child in psutil.Process(server.pid).children(recursive=True):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                found += any(c.status == psutil.CONN_LISTEN for c in child.net_connections("tcp"))
+        return found
+
     while True:
         try:
-            # Every worker must be up; the 401 answer proves the app is loaded, without writing anything.
-            if httpx.get(f"http://127.0.0.1:{port}/api/consent/report", timeout=2).status_code == 401:
+            # Every worker must be listening (each has its own socket), and the 401 answer proves an app is
+            # loaded, without writing anything.
+            if (
+                listening() == workers
+                and httpx.get(f"http://127.0.0.1:{port}/api/consent/report", timeout=2).status_code == 401
+            ):
                 return server, port
         except httpx.TransportError:
             pass
@@ -439,7 +458,7 @@ def bench_api_appends(pg_url: str, clients: int, per_client: int, data_dir: Path
     verify_seconds, result = timed(registry.verify)
     print(
         f"api appends postgresql: {clients} clients (separate process, asyncio HTTP/1.1 keep-alive) x {per_client} "
-        f"= {total:,} events to uvicorn --workers {workers} (mean batch {batch:.1f}) "
+        f"= {total:,} events to {workers} uvicorn workers on one SO_REUSEPORT port (mean batch {batch:.1f}) "
         f"in {seconds:.2f} s = {total / seconds:,.0f} events/s, p50 "
         f"{latencies[len(latencies) // 2] * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, verify "
         f"{'ok' if result.ok else 'FAILED'} ({result.events_checked:,} events, {verify_seconds:.2f} s); CPU per "

@@ -19,6 +19,13 @@ console = Console(stderr=True)
 
 HostOption = Annotated[str | None, typer.Option(help="address to listen on (default FAIRGATE_HOST or 127.0.0.1)")]
 PortOption = Annotated[int | None, typer.Option(help="port to listen on (default FAIRGATE_PORT or 8000)")]
+WorkersOption = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        help="worker processes, balanced by the kernel (SO_REUSEPORT); one per core is a good start",
+    ),
+]
 
 
 def effective_settings(host: str | None = None, port: int | None = None) -> Settings:
@@ -69,12 +76,26 @@ def make_server(ctx: Context, *, log_level: str = "info") -> uvicorn.Server:
     return uvicorn.Server(config)
 
 
-def _serve(ctx: Context) -> None:
+def _serve(ctx: Context, workers: int = 1) -> None:
     s = ctx.settings
     console.print(f"[bold]fairgate[/bold] serving at [link={s.base_url}/]{s.base_url}/[/link]  (data in {s.data_dir})")
     if not s.steward_token:
         console.print("editing through the API is off: set FAIRGATE_STEWARD_TOKEN to switch it on")
-    make_server(ctx).run()
+    if workers == 1:
+        make_server(ctx).run()
+        return
+    import functools
+
+    from catalog.app import create_app
+    from catalog.serving import ServingError, serve_workers
+
+    console.print(f"{workers} worker processes")
+    try:
+        # Each worker opens its own context from the same settings (databases are already migrated).
+        serve_workers(functools.partial(create_app, s), s.host, s.port, workers)
+    except ServingError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
 
 
 def register(app: typer.Typer) -> None:
@@ -88,9 +109,9 @@ def register(app: typer.Typer) -> None:
         _serve(ctx)
 
     @app.command()
-    def serve(host: HostOption = None, port: PortOption = None) -> None:
+    def serve(host: HostOption = None, port: PortOption = None, workers: WorkersOption = 1) -> None:
         """Serve the catalog as it is (no sample loading)."""
-        _serve(initialise(effective_settings(host, port)))
+        _serve(initialise(effective_settings(host, port)), workers)
 
     @app.command()
     def init() -> None:

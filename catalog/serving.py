@@ -1,0 +1,112 @@
+"""Serve an ASGI app from several worker processes that the kernel balances (``SO_REUSEPORT``).
+
+uvicorn's own ``--workers`` shares one listening socket between its workers, and whichever worker
+wakes first accepts every connection waiting: a burst of keep-alive clients (a load balancer's
+pool, a batch import with 32 connections) lands on one worker while the others idle. Here each
+worker binds its own socket to the same address with ``SO_REUSEPORT``, so the kernel spreads
+connections over them by address hash. A supervisor restarts a worker that dies and stops all of
+them on SIGINT/SIGTERM.
+
+The workers are spawned (not forked): each builds its app from ``factory`` in a fresh interpreter,
+so no database connection or index handle is shared between processes.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import socket
+import time
+from collections.abc import Callable
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+import uvicorn
+
+
+class ServingError(RuntimeError):
+    """The workers cannot be started (bad address, no SO_REUSEPORT, a crash loop)."""
+
+
+def reuse_port_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` that other processes may bind too (``SO_REUSEPORT``)."""
+    if not hasattr(socket, "SO_REUSEPORT"):
+        raise ServingError(
+            "several workers need SO_REUSEPORT, which this system lacks; run one worker per port behind a proxy"
+        )
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise ServingError(f"cannot listen on {host}:{port}: {exc.strerror}; choose another --host/--port") from exc
+    return sock
+
+
+def _worker(factory: Callable[[], Any], host: str, port: int, log_level: str) -> None:
+    """One worker process: its own socket, its own app, one uvicorn server."""
+    sock = reuse_port_socket(host, port)
+    config = uvicorn.Config(factory, factory=True, log_level=log_level, access_log=False)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def serve_workers(
+    factory: Callable[[], Any],
+    host: str,
+    port: int,
+    workers: int,
+    *,
+    log_level: str = "info",
+    crash_loop_seconds: float = 5.0,
+) -> None:
+    """Run ``workers`` processes serving ``factory()`` on ``host:port`` until SIGINT/SIGTERM.
+
+    ``factory`` must be picklable (a module-level function, or a ``functools.partial`` of one with
+    picklable arguments): each worker calls it in its own interpreter. A worker that dies is
+    restarted, unless it dies within ``crash_loop_seconds`` of starting: then it would only die
+    again (bad settings, a database that is down), and the supervisor stops with that error.
+    """
+    if workers < 1:
+        raise ServingError(f"--workers must be at least 1 (got {workers})")
+    # Bind once here first, so a taken port is one clear error instead of N crashing workers.
+    reuse_port_socket(host, port).close()
+    context = multiprocessing.get_context("spawn")
+    stopping = False
+
+    def start() -> tuple[BaseProcess, float]:
+        process = context.Process(target=_worker, args=(factory, host, port, log_level), daemon=False)
+        process.start()
+        return process, time.monotonic()
+
+    def stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    running = [start() for _ in range(workers)]
+    try:
+        while not stopping:
+            time.sleep(0.2)
+            for i, (process, started) in enumerate(running):
+                if process.is_alive() or stopping:
+                    continue
+                if time.monotonic() - started < crash_loop_seconds:
+                    raise ServingError(
+                        f"a worker exited with code {process.exitcode} right after starting; "
+                        "run with --workers 1 to see its error"
+                    )
+                running[i] = start()
+    finally:
+        for process, _ in running:
+            if process.is_alive():
+                process.terminate()  # uvicorn finishes the requests in flight on SIGTERM
+        for process, _ in running:
+            process.join(timeout=30)
+            if process.is_alive():
+                process.kill()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
