@@ -47,6 +47,20 @@ def reuse_port_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _ensure_free(host: str, port: int) -> None:
+    """Refuse a port anything listens on, before starting workers. Probed without ``SO_REUSEPORT``: with it,
+    a second server of the same user would join the first one's port and silently take half its traffic."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # connections in TIME_WAIT do not count
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ServingError(
+                f"cannot listen on {host}:{port}: {exc.strerror}; stop what listens there or choose another --port"
+            ) from exc
+
+
 def _worker(factory: Callable[[], Any], host: str, port: int, log_level: str) -> None:
     """One worker process: its own socket, its own app, one uvicorn server."""
     sock = reuse_port_socket(host, port)
@@ -72,8 +86,7 @@ def serve_workers(
     """
     if workers < 1:
         raise ServingError(f"--workers must be at least 1 (got {workers})")
-    # Bind once here first, so a taken port is one clear error instead of N crashing workers.
-    reuse_port_socket(host, port).close()
+    _ensure_free(host, port)
     context = multiprocessing.get_context("spawn")
     stopping = False
 

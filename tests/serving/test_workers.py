@@ -16,7 +16,7 @@ import httpx
 import psutil
 import pytest
 
-from catalog.serving import ServingError, reuse_port_socket
+from catalog.serving import ServingError, reuse_port_socket, serve_workers
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP = 60.0  # seconds to wait for workers to come up; waiting only, nothing is asserted about time
@@ -120,6 +120,21 @@ def test_a_taken_port_is_one_clear_error() -> None:
         port = taken.getsockname()[1]
         with pytest.raises(ServingError, match=r"cannot listen on 127\.0\.0\.1:\d+: .*choose another --host/--port"):
             reuse_port_socket("127.0.0.1", port)
+
+
+def test_a_port_another_reuse_port_server_holds_is_refused_not_shared() -> None:
+    # Two servers of one user could both bind with SO_REUSEPORT and split the traffic between them.
+    other = reuse_port_socket("127.0.0.1", 0)
+    try:
+        port = other.getsockname()[1]
+        with pytest.raises(ServingError, match=r"stop what listens there or choose another --port"):
+            serve_workers(_never_called, "127.0.0.1", port, 2)
+    finally:
+        other.close()
+
+
+def _never_called() -> None:
+    raise AssertionError("no worker may start on a taken port")
 
 
 def test_fairgate_serve_with_two_workers_serves_the_catalog(tmp_path: Path) -> None:
