@@ -49,7 +49,9 @@ _NAMES = ", ".join(EVENT_COLUMNS)
 # Heads first: created if missing and row-locked by the no-op update, in the (sorted) order of the list, so
 # two batches lock common subjects in one order and cannot deadlock. A head another transaction holds is
 # waited for and then returned as that transaction committed it. Look-ups use ``= ANY(ARRAY(...))`` so the
-# planner keeps to the indexes (a semi-join on a function scan may not).
+# planner keeps to the indexes (a semi-join on a function scan may not); enrolments are looked up one subject
+# at a time (LATERAL; OFFSET 0 keeps the planner from flattening it into a hash join): a table fresh from a
+# bulk enrolment has no statistics yet, and the planner then filters every row by the whole array.
 _PREPARE = f"""
 WITH heads AS (
     INSERT INTO consent_chain_heads (subject, seq, hash)
@@ -60,8 +62,9 @@ WITH heads AS (
 )
 SELECT
     (SELECT json_agg(json_build_array(subject, seq, hash)) FROM heads),
-    (SELECT json_agg(json_build_array(subject, dataset, enrolled_at, institution)) FROM consent_enrolments
-      WHERE subject = ANY(ARRAY(SELECT json_array_elements_text(%(subjects)s::json)))),
+    (SELECT json_agg(json_build_array(e.subject, e.dataset, e.enrolled_at, e.institution))
+      FROM json_array_elements_text(%(subjects)s::json) AS u(subject)
+      CROSS JOIN LATERAL (SELECT * FROM consent_enrolments WHERE subject = u.subject OFFSET 0) e),
     (SELECT json_agg(json_build_object({", ".join(f"'{c}', {c}" for c in EVENT_COLUMNS)})) FROM consent_events
       WHERE idempotency_key = ANY(ARRAY(SELECT json_array_elements_text(%(keys)s::json))))
 """
@@ -153,6 +156,9 @@ moved AS (
     UPDATE consent_chain_heads h SET seq = v.seq, hash = v.hash
     FROM json_to_recordset(%(heads)s::json) AS v(subject text, seq int, hash text)
     WHERE h.subject = v.subject
+      -- the same subjects as an index condition: the planner takes a function for 100 rows, and on a table
+      -- of a few thousand heads it would rather scan them all than probe the index 100 times
+      AND h.subject = ANY(ARRAY(SELECT x->>'subject' FROM json_array_elements(%(heads)s::json) AS x))
 )
 {_OWED}
 """
