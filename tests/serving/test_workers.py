@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Set
 from pathlib import Path
 
 import httpx
@@ -39,7 +39,7 @@ def _listening_workers(supervisor: subprocess.Popen[bytes]) -> dict[int, psutil.
     return found
 
 
-def _wait_for(supervisor: subprocess.Popen[bytes], workers: int, exclude: set[int] = frozenset()) -> set[int]:  # type: ignore[assignment]
+def _wait_for(supervisor: subprocess.Popen[bytes], workers: int, exclude: Set[int] = frozenset()) -> set[int]:
     deadline = time.monotonic() + STARTUP
     while True:
         pids = set(_listening_workers(supervisor)) - exclude
