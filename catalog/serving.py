@@ -86,6 +86,8 @@ def serve_workers(
     """
     if workers < 1:
         raise ServingError(f"--workers must be at least 1 (got {workers})")
+    if port == 0:  # each worker would be given a port of its own
+        raise ServingError("several workers need a fixed port; give --port")
     _ensure_free(host, port)
     context = multiprocessing.get_context("spawn")
     stopping = False

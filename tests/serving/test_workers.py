@@ -133,6 +133,11 @@ def test_a_port_another_reuse_port_server_holds_is_refused_not_shared() -> None:
         other.close()
 
 
+def test_port_zero_is_refused_since_each_worker_would_get_a_port_of_its_own() -> None:
+    with pytest.raises(ServingError, match="need a fixed port; give --port"):
+        serve_workers(_never_called, "127.0.0.1", 0, 2)
+
+
 def _never_called() -> None:
     raise AssertionError("no worker may start on a taken port")
 
