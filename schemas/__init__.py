@@ -5,8 +5,9 @@ Pure: no I/O beyond reading packaged data, no database, no network.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from schemas.lazy_exports import lazy_getattr
 
 if TYPE_CHECKING:
     from schemas.dataset import (
@@ -77,10 +78,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value  # once found, an ordinary attribute
-    return value
+__getattr__ = lazy_getattr(__name__, _HOME, globals())

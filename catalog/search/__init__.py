@@ -10,8 +10,9 @@ before it spends most of a second importing them (``index_child.py``).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from schemas.lazy_exports import lazy_getattr
 
 if TYPE_CHECKING:
     from catalog.search.document import SearchDocument, build_document
@@ -62,10 +63,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value  # once found, an ordinary attribute
-    return value
+__getattr__ = lazy_getattr(__name__, _HOME, globals())
