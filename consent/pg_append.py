@@ -48,10 +48,13 @@ _NAMES = ", ".join(EVENT_COLUMNS)
 
 # Heads first: created if missing and row-locked by the no-op update, in the (sorted) order of the list, so
 # two batches lock common subjects in one order and cannot deadlock. A head another transaction holds is
-# waited for and then returned as that transaction committed it. Look-ups use ``= ANY(ARRAY(...))`` so the
-# planner keeps to the indexes (a semi-join on a function scan may not); enrolments are looked up one subject
-# at a time (LATERAL; OFFSET 0 keeps the planner from flattening it into a hash join): a table fresh from a
-# bulk enrolment has no statistics yet, and the planner then filters every row by the whole array.
+# waited for and then returned as that transaction committed it.
+# Every look-up of a batch's values is an index probe per value (LATERAL; OFFSET 0 keeps the planner from
+# flattening it into a join), here and in the write: psycopg prepares a statement after a few runs, and
+# PostgreSQL then keeps one generic plan for the connection's life, planned on the tables as they were. A
+# join planned on a near-empty table scans it whole; when the table has grown, every batch scans every row
+# (the idempotency-key look-up did: 16 ms a batch at 30,000 events). A probe per value costs the same
+# whatever the plan was made on.
 _PREPARE = f"""
 WITH heads AS (
     INSERT INTO consent_chain_heads (subject, seq, hash)
@@ -65,8 +68,9 @@ SELECT
     (SELECT json_agg(json_build_array(e.subject, e.dataset, e.enrolled_at, e.institution))
       FROM json_array_elements_text(%(subjects)s::json) AS u(subject)
       CROSS JOIN LATERAL (SELECT * FROM consent_enrolments WHERE subject = u.subject OFFSET 0) e),
-    (SELECT json_agg(json_build_object({", ".join(f"'{c}', {c}" for c in EVENT_COLUMNS)})) FROM consent_events
-      WHERE idempotency_key = ANY(ARRAY(SELECT json_array_elements_text(%(keys)s::json))))
+    (SELECT json_agg(json_build_object({", ".join(f"'{c}', e.{c}" for c in EVENT_COLUMNS)}))
+      FROM json_array_elements_text(%(keys)s::json) AS k(key)
+      CROSS JOIN LATERAL (SELECT * FROM consent_events WHERE idempotency_key = k.key OFFSET 0) e)
 """
 
 # The state rows and case-fact deltas of a batch go in with its events: one round trip per batch. They touch
@@ -114,7 +118,9 @@ facts AS (
         FROM json_to_recordset(%(facts)s::json) AS v(
             subject text, dataset text, sent bigint, undelivered bigint, deceased boolean, purpose_choice boolean,
             choice_kind text, choice_us bigint, choice_rank smallint, choice_seq int)
-        JOIN consent_cases k ON k.subject = v.subject AND (v.dataset IS NULL OR k.dataset = v.dataset)
+        CROSS JOIN LATERAL (
+            SELECT dataset, case_id FROM consent_cases
+            WHERE subject = v.subject AND (v.dataset IS NULL OR dataset = v.dataset) OFFSET 0) k
         GROUP BY k.dataset, k.case_id
     ) a
     WHERE c.dataset = a.dataset AND c.case_id = a.case_id AND (
@@ -127,24 +133,33 @@ facts AS (
 # Membership rows owed to a holder: release active when the refusal was recorded, scope covering the release,
 # not already notified. Here it runs over the batch's refusals as sent, so it rides in the write (without
 # refusals it joins nothing); the registry's general path runs it over stored events (``ConsentRegistry._OWED``).
-OWED_RULE = """
+OWED_JOINS = """
 JOIN consent_release_members m ON m.subject = e.subject
-JOIN consent_releases r ON r.release_id = m.release_id
+JOIN consent_releases r ON r.release_id = m.release_id"""
+"""The refusal's memberships and their releases, as plain joins (the general path; SQLite has no LATERAL)."""
+
+OWED_RULE = """
 WHERE r.active_until >= e.recorded_at
   AND (e.scope_dataset IS NULL OR e.scope_dataset = r.dataset)
   AND (e.scope_purpose IS NULL OR EXISTS (
         SELECT 1 FROM consent_release_scopes s
-        WHERE s.release_id = r.release_id AND s.scope_purpose = e.scope_purpose))
+        WHERE s.release_id = r.release_id AND s.scope_purpose = e.scope_purpose{probe}))
   AND NOT EXISTS (
         SELECT 1 FROM consent_withdrawal_items i
-        WHERE i.release_id = m.release_id AND i.release_pseudonym = m.release_pseudonym)"""
-"""Which membership rows a refusal ``e`` owes a holder (joined from any row source aliased ``e`` with
-subject, scope_dataset, scope_purpose and recorded_at): one rule for both write paths."""
+        WHERE i.release_id = m.release_id AND i.release_pseudonym = m.release_pseudonym{probe})"""
+"""Which of them a refusal ``e`` owes a holder (``e`` any row source with subject, scope_dataset,
+scope_purpose and recorded_at; ``m`` and ``r`` its memberships and their releases): one rule for both write
+paths. ``{probe}`` is " OFFSET 0" on PostgreSQL, which keeps each EXISTS a probe of its table's index (see
+_PREPARE), and empty on SQLite (which has no OFFSET without LIMIT)."""
 
+# The same memberships probed by index, one refusal at a time, whatever plan is cached (see _PREPARE).
 _OWED = f"""
 SELECT json_agg(json_build_array(m.release_id, m.release_pseudonym))
 FROM json_to_recordset(%(refusals)s::json) AS e(subject text, scope_dataset text, scope_purpose text, recorded_at text)
-{OWED_RULE}"""
+CROSS JOIN LATERAL (
+    SELECT release_id, release_pseudonym FROM consent_release_members WHERE subject = e.subject OFFSET 0) m
+CROSS JOIN LATERAL (SELECT * FROM consent_releases WHERE release_id = m.release_id OFFSET 0) r
+{OWED_RULE.format(probe=" OFFSET 0")}"""
 
 _WRITE = f"""
 WITH added AS (
@@ -153,12 +168,12 @@ WITH added AS (
         AS v({", ".join(f"{c} {kind}" for c, kind in EVENT_COLUMNS.items())})
 ),{_STATE},{_FACTS},
 moved AS (
-    UPDATE consent_chain_heads h SET seq = v.seq, hash = v.hash
-    FROM json_to_recordset(%(heads)s::json) AS v(subject text, seq int, hash text)
-    WHERE h.subject = v.subject
-      -- the same subjects as an index condition: the planner takes a function for 100 rows, and on a table
-      -- of a few thousand heads it would rather scan them all than probe the index 100 times
-      AND h.subject = ANY(ARRAY(SELECT x->>'subject' FROM json_array_elements(%(heads)s::json) AS x))
+    -- every head exists and is locked by this transaction (_PREPARE), so each row takes the conflict branch:
+    -- an upsert finds its rows through the unique index by construction, where an UPDATE ... FROM is a join
+    -- whose plan may scan the whole table
+    INSERT INTO consent_chain_heads (subject, seq, hash)
+    SELECT subject, seq, hash FROM json_to_recordset(%(heads)s::json) AS v(subject text, seq int, hash text)
+    ON CONFLICT (subject) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash
 )
 {_OWED}
 """

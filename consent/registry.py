@@ -476,7 +476,8 @@ class ConsentRegistry:
     # (find the releases, then INSERT ... SELECT the items) costs the whole join twice.
     _OWED = text(
         "SELECT m.release_id, m.release_pseudonym FROM consent_events e"
-        + pg_append.OWED_RULE
+        + pg_append.OWED_JOINS
+        + pg_append.OWED_RULE.format(probe="")
         + " AND e.event_id IN :ids"
     ).bindparams(bindparam("ids", expanding=True))
 
