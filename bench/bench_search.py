@@ -35,12 +35,36 @@ from schemas.dataset import Agent, Distribution, LicenseDocument
 
 # Short texts in the style of a Taiwanese research-data repository (depositar-like).
 _OTHER = [
-    ("LTSER Lyudao 珊瑚礁水下聲景", "Coral reef soundscape", "本資料集為綠島長期社會生態核心觀測平台在珊瑚礁生態系所收集之水下聲景長期觀測資料。"),  # noqa: E501
-    ("彰化縣歷年水質監測資料", "Changhua water quality", "資料取自全國環境水質監測網，包含溶氧、pH、導電度與懸浮固體等項目之歷年觀測值。"),  # noqa: E501
-    ("長照機構地震演習培訓教材", "Earthquake drill training for long-term care", "災害特定需求者災害管理計畫與演習計畫之研擬與應用，提供長照機構演練使用。"),  # noqa: E501
-    ("台北盆地 NDVI 與地表溫度", "NDVI and land surface temperature of the Taipei basin", "以 Landsat 7/8 衛星影像計算之植生指標與地表溫度，供都市熱島研究使用。"),  # noqa: E501
-    ("空氣品質與 PM2.5 感測資料", "Air quality and PM2.5 sensor data", "Low-cost PM2.5 sensors deployed in homes and schools; hourly readings with temperature and humidity."),  # noqa: E501
-    ("流域綜合治理工程生態檢核", "Ecological check of river basin works", "工程施工階段之生態檢核報告，包含棲地評估、保育對策與自主檢查表。"),  # noqa: E501
+    (
+        "LTSER Lyudao 珊瑚礁水下聲景",
+        "Coral reef soundscape",
+        "本資料集為綠島長期社會生態核心觀測平台在珊瑚礁生態系所收集之水下聲景長期觀測資料。",
+    ),  # noqa: E501
+    (
+        "彰化縣歷年水質監測資料",
+        "Changhua water quality",
+        "資料取自全國環境水質監測網，包含溶氧、pH、導電度與懸浮固體等項目之歷年觀測值。",
+    ),  # noqa: E501
+    (
+        "長照機構地震演習培訓教材",
+        "Earthquake drill training for long-term care",
+        "災害特定需求者災害管理計畫與演習計畫之研擬與應用，提供長照機構演練使用。",
+    ),  # noqa: E501
+    (
+        "台北盆地 NDVI 與地表溫度",
+        "NDVI and land surface temperature of the Taipei basin",
+        "以 Landsat 7/8 衛星影像計算之植生指標與地表溫度，供都市熱島研究使用。",
+    ),  # noqa: E501
+    (
+        "空氣品質與 PM2.5 感測資料",
+        "Air quality and PM2.5 sensor data",
+        "Low-cost PM2.5 sensors deployed in homes and schools; hourly readings with temperature and humidity.",
+    ),  # noqa: E501
+    (
+        "流域綜合治理工程生態檢核",
+        "Ecological check of river basin works",
+        "工程施工階段之生態檢核報告，包含棲地評估、保育對策與自主檢查表。",
+    ),  # noqa: E501
 ]
 _PUBLISHERS = [f"Research team {i:02d}" for i in range(40)]
 _LICENCES = [
@@ -53,9 +77,26 @@ _RIGHTS = ["PUBLIC", "RESTRICTED", "NON_PUBLIC"]
 _FORMATS = ["CSV", "DICOM", "PDF", "ZIP", "JSON", "XLSX", "PNG"]
 _KEYWORDS = [*(f"topic {i}" for i in range(300)), "肺部", "腦部", "心臟", "水質", "珊瑚礁", "生態檢核", "AI", "cohort"]
 QUERIES = [
-    "lung CT", "腦轉移", "glaucoma fundus", "肺部", "coronary", "冠狀動脈", "MRI brain", "肝癌", "X-ray",
-    "珊瑚礁", "water quality", "水質", "骨折", "earthquake", "衛星影像", "breast", "心臟 CT", "脑转移",
-    "annotated dataset", "生態檢核",
+    "lung CT",
+    "腦轉移",
+    "glaucoma fundus",
+    "肺部",
+    "coronary",
+    "冠狀動脈",
+    "MRI brain",
+    "肝癌",
+    "X-ray",
+    "珊瑚礁",
+    "water quality",
+    "水質",
+    "骨折",
+    "earthquake",
+    "衛星影像",
+    "breast",
+    "心臟 CT",
+    "脑转移",
+    "annotated dataset",
+    "生態檢核",
 ]
 
 
@@ -112,8 +153,11 @@ def _raw_baseline(docs: list[SearchDocument]) -> float:
     conn = sqlite3.connect(":memory:")
     conn.execute("CREATE VIRTUAL TABLE f USING fts5(t, k, d)")
     rows = [
-        (" ".join(analyse(d.title_text).units), " ".join(analyse(d.keyword_text).units),
-         " ".join(analyse(d.description_text).units))
+        (
+            " ".join(analyse(d.title_text).units),
+            " ".join(analyse(d.keyword_text).units),
+            " ".join(analyse(d.description_text).units),
+        )
         for d in docs
     ]
     start = time.perf_counter()
@@ -239,11 +283,15 @@ def _run(argv: list[str], tmp: Path) -> None:
             b.index.upsert(docs[i : i + 1000])
         build = time.perf_counter() - start
         size = b.index.size_bytes()
-        print(f"search index build [{b.name}]: {n} rec in {build:.1f} s = {n / build:.0f} rec/s"
-              f" (+ {prep:.1f} s building documents) | baseline bare FTS5 insert {n / raw_build:.0f} rec/s"
-              f" | ratio {raw_build / build:.2f}")
-        print(f"search index size [{b.name}]: {size / 1e6:.1f} MB | baseline display JSON {text_bytes / 1e6:.1f} MB"
-              f" | ratio {size / text_bytes:.2f}")
+        print(
+            f"search index build [{b.name}]: {n} rec in {build:.1f} s = {n / build:.0f} rec/s"
+            f" (+ {prep:.1f} s building documents) | baseline bare FTS5 insert {n / raw_build:.0f} rec/s"
+            f" | ratio {raw_build / build:.2f}"
+        )
+        print(
+            f"search index size [{b.name}]: {size / 1e6:.1f} MB | baseline display JSON {text_bytes / 1e6:.1f} MB"
+            f" | ratio {size / text_bytes:.2f}"
+        )
     del docs
 
     rng = random.Random(3)
@@ -268,13 +316,17 @@ def _run(argv: list[str], tmp: Path) -> None:
     fts = backends[1]
     for b in backends:
         own = "" if b is fts else f" ; raw tantivy top 20 {_ms(b.raw)}"
-        print(f"search query in-process [{b.name}] ({n} rec, 2 facets, {len(cases)} queries, median total"
-              f" {statistics.median(b.totals):.0f}): {_ms(b.ours)} | baseline raw FTS5 MATCH+bm25 top 20"
-              f" {_ms(fts.raw)} | ratio p95 {_pct(b.ours, 0.95) / _pct(fts.raw, 0.95):.2f}{own}")
+        print(
+            f"search query in-process [{b.name}] ({n} rec, 2 facets, {len(cases)} queries, median total"
+            f" {statistics.median(b.totals):.0f}): {_ms(b.ours)} | baseline raw FTS5 MATCH+bm25 top 20"
+            f" {_ms(fts.raw)} | ratio p95 {_pct(b.ours, 0.95) / _pct(fts.raw, 0.95):.2f}{own}"
+        )
     for b in backends:
         ours_cpu, raw_cpu = statistics.mean(b.ours_cpu), statistics.mean(b.raw_cpu)
-        print(f"search query CPU in-process [{b.name}] (all threads of the process): mean {ours_cpu * 1000:.2f} ms"
-              f" | baseline its raw engine top 20 mean {raw_cpu * 1000:.2f} ms | ratio {ours_cpu / raw_cpu:.2f}")
+        print(
+            f"search query CPU in-process [{b.name}] (all threads of the process): mean {ours_cpu * 1000:.2f} ms"
+            f" | baseline its raw engine top 20 mean {raw_cpu * 1000:.2f} ms | ratio {ours_cpu / raw_cpu:.2f}"
+        )
     for b in backends:
         b.index.close()
 
@@ -288,10 +340,14 @@ def _run(argv: list[str], tmp: Path) -> None:
             empty.terminate()
             empty.wait(timeout=30)
         own = "" if b is fts else f" ; raw tantivy top 20 {_ms(b.raw)}"
-        print(f"search query over HTTP [{b.name}] (uvicorn 127.0.0.1): {_ms(http)} | baseline raw FTS5"
-              f" {_ms(fts.raw)} | ratio p95 {_pct(http, 0.95) / _pct(fts.raw, 0.95):.2f}{own}")
-        print(f"search server memory [{b.name}]: RSS {rss / 1e6:.0f} MB with {n} rec | baseline same server,"
-              f" empty index {base_rss / 1e6:.0f} MB | ratio {rss / base_rss:.2f}")
+        print(
+            f"search query over HTTP [{b.name}] (uvicorn 127.0.0.1): {_ms(http)} | baseline raw FTS5"
+            f" {_ms(fts.raw)} | ratio p95 {_pct(http, 0.95) / _pct(fts.raw, 0.95):.2f}{own}"
+        )
+        print(
+            f"search server memory [{b.name}]: RSS {rss / 1e6:.0f} MB with {n} rec | baseline same server,"
+            f" empty index {base_rss / 1e6:.0f} MB | ratio {rss / base_rss:.2f}"
+        )
 
 
 if __name__ == "__main__":
