@@ -27,6 +27,7 @@ from typing import Any
 
 import duckdb
 import psutil
+import psycopg
 import pyarrow as pa
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.schema import CreateIndex
@@ -322,7 +323,6 @@ def _cpu_seconds(pids: list[int]) -> float:
 
 def _backend_pids(pg_url: str) -> list[int]:
     """PostgreSQL server processes serving connections to the bench database (other users' excluded)."""
-    import psycopg
 
     name = pg_url.rsplit("/", 1)[1]
     with psycopg.connect(pg_url.replace("+psycopg", "").rsplit("/", 1)[0] + "/" + name) as conn:
@@ -336,7 +336,6 @@ def bare_insert_rate(pg_url: str, connections: int, per_connection: int) -> floa
     """Ceiling of durable single-row transactions: ``connections`` threads each INSERT + COMMIT one small
     row at a time (synchronous_commit on, so each COMMIT waits for its WAL flush; PostgreSQL flushes the
     commits that wait together at once). No application code at all."""
-    import psycopg
 
     url = pg_url.replace("+psycopg", "")
     with psycopg.connect(url, autocommit=True) as conn:
@@ -482,14 +481,9 @@ def _load_releases(path: Path, releases: int, members: int, pool: int) -> None:
     indexes = [ix for ix in consent_tables.release_members.indexes if ix.name]
     for ix in indexes:
         db.execute(f"DROP INDEX IF EXISTS {ix.name}")
-    until = format_instant(NOW + timedelta(days=3650))
-    created = format_instant(NOW - timedelta(days=100))
-    rows = [(f"rel-{r}", "app", DATASET, "DUO:0000006", until, created, "{}") for r in range(releases)]
+    rows, scopes = _release_rows(releases)
     db.executemany("INSERT INTO consent_releases VALUES (?,?,?,?,?,?,?)", rows)
-    db.executemany(
-        "INSERT INTO consent_release_scopes VALUES (?,?)",
-        [(f"rel-{r}", c) for r in range(releases) for c in ("DUO:0000006", "DUO:0000042", "DUO:0000004")],
-    )
+    db.executemany("INSERT INTO consent_release_scopes VALUES (?,?)", scopes)
     rnd = random.Random(7)
     for r in range(releases):
         picked = rnd.sample(range(pool), members)
@@ -543,6 +537,96 @@ def bench_withdrawals(releases: int, members: int, opt_out_count: int, data_dir:
     registry.engine.dispose()
 
 
+def _release_rows(releases: int) -> tuple[list[tuple[str, str, str, str, str, str, str]], list[tuple[str, str]]]:
+    """The bench's releases (all active, HMB with GRU and NRES scopes) and their scope rows."""
+    until = format_instant(NOW + timedelta(days=3650))
+    created = format_instant(NOW - timedelta(days=100))
+    rows = [(f"rel-{r}", "app", DATASET, "DUO:0000006", until, created, "{}") for r in range(releases)]
+    scopes = [(f"rel-{r}", c) for r in range(releases) for c in ("DUO:0000006", "DUO:0000042", "DUO:0000004")]
+    return rows, scopes
+
+
+def _load_releases_pg(url: str, releases: int, members: int, pool: int) -> None:
+    """The same releases as :func:`_load_releases`, COPied into PostgreSQL, the covering index built after,
+    then vacuumed and analysed as autovacuum leaves a table some time after a bulk load (the visibility map
+    lets the membership probes read the covering index alone)."""
+
+    rows, scopes = _release_rows(releases)
+    with psycopg.connect(url.replace("+psycopg", "")) as conn:
+        conn.execute("DROP INDEX ix_consent_release_members_subject_cover")
+        with conn.cursor() as cursor:
+            cursor.executemany("INSERT INTO consent_releases VALUES (%s, %s, %s, %s, %s, %s, %s)", rows)
+            cursor.executemany("INSERT INTO consent_release_scopes VALUES (%s, %s)", scopes)
+            rnd = random.Random(7)
+            with cursor.copy("COPY consent_release_members FROM STDIN") as copy:
+                for r in range(releases):
+                    picked = rnd.sample(range(pool), members)
+                    copy.write("".join(f"rel-{r}\tcase-{p}\t{p:064x}\t{r:08x}{p:024x}\n" for p in picked))
+        conn.execute(
+            "CREATE INDEX ix_consent_release_members_subject_cover "
+            "ON consent_release_members (subject, release_id, release_pseudonym)"
+        )
+        conn.commit()
+        conn.autocommit = True
+        conn.execute("VACUUM ANALYZE")
+
+
+def bench_withdrawals_pg(admin_url: str, releases: int, members: int, opt_out_count: int, data_dir: Path) -> None:
+    """The path an append takes on PostgreSQL, where each append's own write finds what its refusals owe and
+    files the notices: ``opt_out_count`` opt-outs appended in batches of 64 (as the API's group commit
+    forms them), then as many others in one transaction (as a bulk import appends them), to a registry
+    holding the releases. Baseline: the same appends to a registry without releases, same run."""
+    pool = max(releases * members // 10, 2 * opt_out_count)
+    picked = random.Random(3).sample(range(pool), 2 * opt_out_count)
+    opt_outs = [f"{p:064x}" for p in picked]
+    plain = _appended_pg(admin_url, opt_outs, None, data_dir / "plain")
+    build_seconds, batched, bulk, notices, items = _appended_pg(
+        admin_url, opt_outs, (releases, members, pool), data_dir / "releases"
+    )
+    print(
+        f"withdrawal propagation postgresql: {opt_out_count:,} opt-outs in one transaction vs {releases:,} "
+        f"releases x {members:,} members: {bulk:.2f} s, of which propagation {bulk - plain[2]:.2f} s; another "
+        f"{opt_out_count:,} in batches of 64: {batched:.2f} s, of which propagation {batched - plain[1]:.2f} s; "
+        f"{notices:,} notices / {items:,} pseudonyms in all (setup {build_seconds:.0f} s) | baseline the same "
+        f"appends without releases {plain[2]:.2f} s and {plain[1]:.2f} s"
+    )
+
+
+def _appended_pg(
+    admin_url: str, opt_outs: list[str], releases: tuple[int, int, int] | None, data_dir: Path
+) -> tuple[float, float, float, int, int]:
+    """In a fresh database (holding ``releases`` if given): seconds to load the releases, to append the first
+    half of ``opt_outs`` in batches of 64 and the second half in one transaction; the notices filed and the
+    pseudonyms they list, checked against a bare SQL count of the owed rows."""
+    url = _fresh_pg_database(admin_url)
+    try:
+        registry = ConsentRegistry.from_settings(ConsentSettings(data_dir=data_dir, consent_database_url=url))
+        registry.enrol([EnrolmentInput(s, DATASET, "NTU", Category.C, NOW - timedelta(days=400)) for s in opt_outs])
+        build_seconds = timed(lambda: _load_releases_pg(url, *releases))[0] if releases else 0.0
+        requests = [EventRequest(subject=s, kind=EventKind.OPTED_OUT, channel="portal") for s in opt_outs]
+        half = len(requests) // 2
+        batches = [requests[i : min(i + 64, half)] for i in range(0, half, 64)]
+        batched, _ = timed(lambda: [registry.append(batch) for batch in batches])
+        bulk, _ = timed(lambda: registry.append(requests[half:]))
+        notices = registry.withdrawal_notices()
+        items = sum(len(n.release_pseudonyms) for n in notices)
+        owed = _owed_rows_pg(url)
+        if items != owed:
+            raise AssertionError(f"{items:,} pseudonyms notified, {owed:,} owed")
+        registry.engine.dispose()
+    finally:
+        _drop_pg_database(admin_url, url)
+    return build_seconds, batched, bulk, len(notices), items
+
+
+def _owed_rows_pg(url: str) -> int:
+
+    with psycopg.connect(url.replace("+psycopg", "")) as conn:
+        conn.execute("ANALYZE")  # after the timed appends: the check's join then gets a sound plan
+        row = conn.execute(f"SELECT count(*) FROM ({_OWED_READ}) owed").fetchone()
+    return int(row[0]) if row else 0
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
@@ -552,7 +636,9 @@ def main(argv: list[str] | None = None) -> None:
         default=os.environ.get("FAIRGATE_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
     )
     parser.add_argument(
-        "--only", choices=("release", "filter", "withdrawals", "api"), help="run one figure only (release = filter)"
+        "--only",
+        choices=("release", "filter", "withdrawals", "withdrawals-pg", "api"),
+        help="run one figure only (release = filter)",
     )
     parser.add_argument(
         "--workers", type=int, default=2, help="uvicorn workers for the API figure (2: one per core here)"
@@ -566,7 +652,7 @@ def main(argv: list[str] | None = None) -> None:
         # Each figure in a fresh interpreter: after the release filter's and the withdrawal setup's heaps (and
         # DuckDB's threads) in the same process, the API figure's p99 read 84-114 ms; alone, 24-47 ms.
         given = list(sys.argv[1:] if argv is None else argv)
-        for figure in ("release", "withdrawals", "api"):
+        for figure in ("release", "withdrawals", "withdrawals-pg", "api"):
             sys.stdout.flush()
             subprocess.run(
                 [sys.executable, "-m", "bench.bench_consent", *given, "--only", figure],
@@ -578,8 +664,14 @@ def main(argv: list[str] | None = None) -> None:
     if args.only in ("filter", "release"):
         bench_release_filter(args.cases or (100_000 if quick else 10_000_000), args.memory_limit)
     with tempfile.TemporaryDirectory() as tmp:
+        sizes = (50, 1_000, 1_000) if quick else (1_000, 10_000, 10_000)
         if args.only == "withdrawals":
-            bench_withdrawals(*((50, 1_000, 1_000) if quick else (1_000, 10_000, 10_000)), Path(tmp) / "with")
+            bench_withdrawals(*sizes, Path(tmp) / "with")
+        if args.only == "withdrawals-pg":
+            try:
+                bench_withdrawals_pg(args.pg_url, *sizes, Path(tmp) / "with-pg")
+            except psycopg.OperationalError as exc:  # no server: say so instead of a bare failure
+                print(f"withdrawal propagation postgresql: skipped, PostgreSQL not reachable at {args.pg_url}: {exc}")
         if args.only != "api":
             return
         try:
@@ -594,7 +686,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _fresh_pg_database(admin_url: str) -> str:
-    import psycopg
 
     name = f"fairgate_bench_{os.getpid()}"
     with psycopg.connect(admin_url.replace("+psycopg", ""), autocommit=True, connect_timeout=3) as conn:
@@ -604,7 +695,6 @@ def _fresh_pg_database(admin_url: str) -> str:
 
 
 def _drop_pg_database(admin_url: str, url: str) -> None:
-    import psycopg
 
     from consent.api import _registries
 

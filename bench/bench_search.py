@@ -39,32 +39,32 @@ _OTHER = [
         "LTSER Lyudao 珊瑚礁水下聲景",
         "Coral reef soundscape",
         "本資料集為綠島長期社會生態核心觀測平台在珊瑚礁生態系所收集之水下聲景長期觀測資料。",
-    ),  # noqa: E501
+    ),
     (
         "彰化縣歷年水質監測資料",
         "Changhua water quality",
         "資料取自全國環境水質監測網，包含溶氧、pH、導電度與懸浮固體等項目之歷年觀測值。",
-    ),  # noqa: E501
+    ),
     (
         "長照機構地震演習培訓教材",
         "Earthquake drill training for long-term care",
         "災害特定需求者災害管理計畫與演習計畫之研擬與應用，提供長照機構演練使用。",
-    ),  # noqa: E501
+    ),
     (
         "台北盆地 NDVI 與地表溫度",
         "NDVI and land surface temperature of the Taipei basin",
         "以 Landsat 7/8 衛星影像計算之植生指標與地表溫度，供都市熱島研究使用。",
-    ),  # noqa: E501
+    ),
     (
         "空氣品質與 PM2.5 感測資料",
         "Air quality and PM2.5 sensor data",
         "Low-cost PM2.5 sensors deployed in homes and schools; hourly readings with temperature and humidity.",
-    ),  # noqa: E501
+    ),
     (
         "流域綜合治理工程生態檢核",
         "Ecological check of river basin works",
         "工程施工階段之生態檢核報告，包含棲地評估、保育對策與自主檢查表。",
-    ),  # noqa: E501
+    ),
 ]
 _PUBLISHERS = [f"Research team {i:02d}" for i in range(40)]
 _LICENCES = [

@@ -152,14 +152,34 @@ scope_purpose and recorded_at; ``m`` and ``r`` its memberships and their release
 paths. ``{probe}`` is " OFFSET 0" on PostgreSQL, which keeps each EXISTS a probe of its table's index (see
 _PREPARE), and empty on SQLite (which has no OFFSET without LIMIT)."""
 
-# The same memberships probed by index, one refusal at a time, whatever plan is cached (see _PREPARE).
+# What a batch's refusals owe, filed in the same statement: the memberships probed by index, one refusal at a
+# time, whatever plan is cached (see _PREPARE); one notice per release listing each owed pseudonym once, as
+# ``ConsentRegistry._notify`` files them on the general path. Returning the rows to file them in two more
+# statements cost 23 ms a batch when a batch of 64 refusals owed 470 releases.
 _OWED = f"""
-SELECT json_agg(json_build_array(m.release_id, m.release_pseudonym))
-FROM json_to_recordset(%(refusals)s::json) AS e(subject text, scope_dataset text, scope_purpose text, recorded_at text)
-CROSS JOIN LATERAL (
-    SELECT release_id, release_pseudonym FROM consent_release_members WHERE subject = e.subject OFFSET 0) m
-CROSS JOIN LATERAL (SELECT * FROM consent_releases WHERE release_id = m.release_id OFFSET 0) r
-{OWED_RULE.format(probe=" OFFSET 0")}"""
+owed AS (
+    SELECT gen_random_uuid()::text AS notice_id, release_id, pseudonyms FROM (
+        SELECT m.release_id, array_agg(DISTINCT m.release_pseudonym) AS pseudonyms
+        FROM json_to_recordset(%(refusals)s::json)
+            AS e(subject text, scope_dataset text, scope_purpose text, recorded_at text)
+        CROSS JOIN LATERAL (
+            SELECT release_id, release_pseudonym FROM consent_release_members WHERE subject = e.subject OFFSET 0) m
+        CROSS JOIN LATERAL (SELECT * FROM consent_releases WHERE release_id = m.release_id OFFSET 0) r
+        {OWED_RULE.format(probe=" OFFSET 0")}
+        GROUP BY m.release_id
+    ) per_release
+),
+notices AS (
+    INSERT INTO consent_withdrawal_notices (notice_id, release_id, created_at)
+    SELECT notice_id, release_id, %(created)s FROM owed
+    RETURNING notice_id
+),
+items AS (
+    -- straight from the grouped rows: a join back to the notices, planned on estimates of one row each,
+    -- became a nested loop of every owed row by every notice (15 s for 100,000 rows)
+    INSERT INTO consent_withdrawal_items (notice_id, release_id, release_pseudonym)
+    SELECT notice_id, release_id, unnest(pseudonyms) FROM owed
+)"""
 
 _WRITE = f"""
 WITH added AS (
@@ -174,8 +194,8 @@ moved AS (
     INSERT INTO consent_chain_heads (subject, seq, hash)
     SELECT subject, seq, hash FROM json_to_recordset(%(heads)s::json) AS v(subject text, seq int, hash text)
     ON CONFLICT (subject) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash
-)
-{_OWED}
+ ),{_OWED}
+SELECT count(*) FROM notices
 """
 
 
@@ -228,13 +248,14 @@ def write(
     state: Sequence[Mapping[str, Any]] = (),
     facts: Sequence[Mapping[str, Any]] = (),
     refusals: Sequence[Mapping[str, Any]] = (),
-) -> list[tuple[str, str]]:
+    created: str = "",
+) -> int:
     """Insert sealed event rows (``EVENT_COLUMNS`` keys), move the chain heads, upsert the batch's newest
-    ``state`` rows (consent_state columns) and carry the case-fact ``facts`` deltas
-    (``case_facts.deltas``), in one statement; answer the (release, pseudonym) rows owed a withdrawal
-    notice for ``refusals`` (event rows of the batch's refusals), possibly repeated."""
+    ``state`` rows (consent_state columns), carry the case-fact ``facts`` deltas (``case_facts.deltas``) and
+    file the withdrawal notices owed for ``refusals`` (event rows of the batch's refusals), dated
+    ``created``, in one statement. Answers how many notices were filed."""
     if not rows:
-        return []
+        return 0
     params = {
         "events": json.dumps(list(rows)),
         "heads": json.dumps([{"subject": s, "seq": seq, "hash": h} for s, (seq, h) in heads.items()]),
@@ -243,7 +264,8 @@ def write(
         "refusals": json.dumps(
             [{c: r[c] for c in ("subject", "scope_dataset", "scope_purpose", "recorded_at")} for r in refusals]
         ),
+        "created": created,
     }
     with _as_sqlalchemy_errors(_WRITE), _driver(conn).cursor() as cursor:
-        (owed,) = cursor.execute(_WRITE, params).fetchone() or (None,)
-    return [(release, pseudonym) for release, pseudonym in owed or ()]
+        (filed,) = cursor.execute(_WRITE, params).fetchone() or (0,)
+    return int(filed)

@@ -402,12 +402,11 @@ class ConsentRegistry:
             rows.append({**payload, "idempotency_key": keys[i], "request_hash": hashes.get(i), "hash": event.hash})
         refusals = [e.event_id for e in new_events if e.kind in REFUSALS]
         if fast:
-            # Events, heads, state, case facts and the withdrawal query in one statement: one round trip.
+            # Events, heads, state, case facts and the withdrawal notices in one statement: one round trip.
             refused = [row for row, e in zip(rows, new_events, strict=True) if e.kind in REFUSALS]
-            owed = pg_append.write(
-                conn, rows, advanced, _newest_state(new_events), case_facts.deltas(new_events), refused
+            pg_append.write(
+                conn, rows, advanced, _newest_state(new_events), case_facts.deltas(new_events), refused, recorded
             )
-            self._notify(conn, owed, moment)
         else:
             self._write_events(conn, rows, advanced)
             self._update_state(conn, new_events)
