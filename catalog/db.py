@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 
@@ -46,6 +47,13 @@ def make_engine(url: str) -> Engine:
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     else:
         kwargs["pool_pre_ping"] = True
+        # Custom plans: psycopg prepares a statement after five runs and PostgreSQL would keep one generic
+        # plan for the connection's life, made on the tables as they were. A harvest grows them from empty
+        # within one connection, and the generic plan of its look-up of stored upstream ids filtered every
+        # row of the source (316 ms a batch at 17,000 records; a 20,000-record harvest took 17.1 s, 11.2 s
+        # with custom plans). No JIT: the catalog's statements are short.
+        options = str(make_url(url).query.get("options") or "")
+        kwargs["connect_args"] = {"options": f"{options} -c plan_cache_mode=force_custom_plan -c jit=off".strip()}
     engine = create_engine(url, **kwargs)
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)

@@ -311,3 +311,21 @@ def test_a_change_row_rebuilds_the_change_a_store_read_would_give(store: Store) 
         assert (again.kind, again.guid) == (change.kind, change.guid)
         assert again.stored == change.stored
     assert heard[-1].stored == store.get(guid)
+
+
+@pytest.mark.postgres
+def test_postgresql_connections_plan_each_statement_afresh_without_jit_and_keep_the_urls_options(
+    pg_url: str,
+) -> None:
+    """A harvest grows its tables from empty within one connection; a generic plan kept from the start
+    filtered every stored record of the source on each batch (316 ms a batch at 17,000 records)."""
+    from catalog.db import make_engine
+
+    engine = make_engine(f"{pg_url}?options=-c%20work_mem%3D7MB")
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SHOW plan_cache_mode")).scalar() == "force_custom_plan"
+            assert conn.execute(text("SHOW jit")).scalar() == "off"
+            assert conn.execute(text("SHOW work_mem")).scalar() == "7MB"
+    finally:
+        engine.dispose()
