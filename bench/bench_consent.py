@@ -224,7 +224,16 @@ def bench_release_filter(n: int, memory_limit: str | None = None) -> None:
 # --- 2. concurrent appends over the API on PostgreSQL ----------------------------------------------------
 
 
-def create_bench_app() -> Any:
+def create_full_app() -> Any:
+    """fairgate's whole app, as ``fairgate serve`` builds it (catalog, search and consent routes), configured
+    from ``FAIRGATE_*`` variables (the catalog in its embedded default under the data directory)."""
+    from catalog.app import create_app
+    from catalog.settings import Settings
+
+    return create_app(Settings())
+
+
+def create_router_app() -> Any:
     """The consent router alone, configured from ``FAIRGATE_*`` variables (uvicorn ``--factory`` target)."""
     from fastapi import FastAPI
 
@@ -359,7 +368,7 @@ def bare_insert_rate(pg_url: str, connections: int, per_connection: int) -> floa
     return connections * per_connection / seconds
 
 
-def _serve(pg_url: str, data_dir: Path, workers: int) -> tuple[subprocess.Popen[bytes], int]:
+def _serve(pg_url: str, data_dir: Path, workers: int, app: str) -> tuple[subprocess.Popen[bytes], int]:
     """A real uvicorn in its own process tree serving the consent router on 127.0.0.1."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -375,12 +384,16 @@ def _serve(pg_url: str, data_dir: Path, workers: int) -> tuple[subprocess.Popen[
     command = [
         sys.executable,
         "-c",
-        "import sys; from catalog.serving import serve_workers; from bench.bench_consent import create_bench_app; "
-        "serve_workers(create_bench_app, '127.0.0.1', int(sys.argv[1]), int(sys.argv[2]), log_level='warning')",
+        f"import sys; from catalog.serving import serve_workers; from bench.bench_consent import create_{app}_app; "
+        f"serve_workers(create_{app}_app, '127.0.0.1', int(sys.argv[1]), int(sys.argv[2]), log_level='warning')",
         str(port),
         str(workers),
     ]
-    server = subprocess.Popen(command, env=env, cwd=Path(__file__).resolve().parent.parent)
+    root = Path(__file__).resolve().parent.parent
+    if app == "full":  # as `fairgate serve` does before its workers start: they would race to create the schema
+        init = "from catalog.cli import app; app(['init'])"
+        subprocess.run([sys.executable, "-c", init], env=env, cwd=root, check=True)
+    server = subprocess.Popen(command, env=env, cwd=root)
     deadline = time.monotonic() + 60
     import httpx
 
@@ -420,7 +433,9 @@ def _mean_batch(registry: ConsentRegistry, tag: str) -> float:
     return int(events) / max(int(batches), 1)
 
 
-def bench_api_appends(pg_url: str, clients: int, per_client: int, data_dir: Path, workers: int = 2) -> None:
+def bench_api_appends(
+    pg_url: str, clients: int, per_client: int, data_dir: Path, workers: int = 2, app: str = "full"
+) -> None:
     import multiprocessing
 
     settings = ConsentSettings(data_dir=data_dir, consent_database_url=pg_url, steward_token="bench")
@@ -431,7 +446,7 @@ def bench_api_appends(pg_url: str, clients: int, per_client: int, data_dir: Path
     direct_seconds, _ = timed(lambda: [registry.append([r]) for r in direct])
     bare = bare_insert_rate(pg_url, clients, max(per_client // 2, 5))
 
-    server, port = _serve(pg_url, data_dir, workers)
+    server, port = _serve(pg_url, data_dir, workers, app)
     try:
         # Warm every worker's connection pool before timing, so the figure is the steady state.
         with multiprocessing.get_context("spawn").Pool(1) as pool:
@@ -455,9 +470,11 @@ def bench_api_appends(pg_url: str, clients: int, per_client: int, data_dir: Path
     total = clients * per_client
     batch = _mean_batch(registry, "run")
     verify_seconds, result = timed(registry.verify)
+    served_app = "the whole fairgate app" if app == "full" else "the consent router alone"
     print(
         f"api appends postgresql: {clients} clients (separate process, asyncio HTTP/1.1 keep-alive) x {per_client} "
-        f"= {total:,} events to {workers} uvicorn workers on one SO_REUSEPORT port (mean batch {batch:.1f}) "
+        f"= {total:,} events to {workers} uvicorn workers ({served_app}) on one SO_REUSEPORT port "
+        f"(mean batch {batch:.1f}) "
         f"in {seconds:.2f} s = {total / seconds:,.0f} events/s, p50 "
         f"{latencies[len(latencies) // 2] * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, verify "
         f"{'ok' if result.ok else 'FAILED'} ({result.events_checked:,} events, {verify_seconds:.2f} s); CPU per "
@@ -646,6 +663,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--per-client", type=int, default=300, help="events each of the 32 API clients posts (p99 needs a few thousand)"
     )
+    parser.add_argument(
+        "--app",
+        choices=("full", "router"),
+        default="full",
+        help="API figure: fairgate's whole app as `fairgate serve` runs it (full) or the consent router alone",
+    )
     parser.add_argument("--memory-limit", help="DuckDB memory_limit of the release filter (e.g. 1GB; spills beyond)")
     args = parser.parse_args(argv)
     if args.only is None:
@@ -680,7 +703,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"api appends postgresql: skipped, PostgreSQL not reachable at {args.pg_url}: {exc}")
             return
         try:
-            bench_api_appends(pg_url, 32, 10 if quick else args.per_client, Path(tmp) / "api", args.workers)
+            bench_api_appends(pg_url, 32, 10 if quick else args.per_client, Path(tmp) / "api", args.workers, args.app)
         finally:
             _drop_pg_database(args.pg_url, pg_url)
 
