@@ -194,7 +194,7 @@ moved AS (
     INSERT INTO consent_chain_heads (subject, seq, hash)
     SELECT subject, seq, hash FROM json_to_recordset(%(heads)s::json) AS v(subject text, seq int, hash text)
     ON CONFLICT (subject) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash
- ),{_OWED}
+),{_OWED}
 SELECT count(*) FROM notices
 """
 
@@ -248,7 +248,8 @@ def write(
     state: Sequence[Mapping[str, Any]] = (),
     facts: Sequence[Mapping[str, Any]] = (),
     refusals: Sequence[Mapping[str, Any]] = (),
-    created: str = "",
+    *,
+    created: str,
 ) -> int:
     """Insert sealed event rows (``EVENT_COLUMNS`` keys), move the chain heads, upsert the batch's newest
     ``state`` rows (consent_state columns), carry the case-fact ``facts`` deltas (``case_facts.deltas``) and

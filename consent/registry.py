@@ -405,7 +405,13 @@ class ConsentRegistry:
             # Events, heads, state, case facts and the withdrawal notices in one statement: one round trip.
             refused = [row for row, e in zip(rows, new_events, strict=True) if e.kind in REFUSALS]
             pg_append.write(
-                conn, rows, advanced, _newest_state(new_events), case_facts.deltas(new_events), refused, recorded
+                conn,
+                rows,
+                advanced,
+                _newest_state(new_events),
+                case_facts.deltas(new_events),
+                refused,
+                created=recorded,
             )
         else:
             self._write_events(conn, rows, advanced)
