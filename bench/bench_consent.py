@@ -332,7 +332,6 @@ def _cpu_seconds(pids: list[int]) -> float:
 
 def _backend_pids(pg_url: str) -> list[int]:
     """PostgreSQL server processes serving connections to the bench database (other users' excluded)."""
-
     name = pg_url.rsplit("/", 1)[1]
     with psycopg.connect(pg_url.replace("+psycopg", "").rsplit("/", 1)[0] + "/" + name) as conn:
         rows = conn.execute(
@@ -345,7 +344,6 @@ def bare_insert_rate(pg_url: str, connections: int, per_connection: int) -> floa
     """Ceiling of durable single-row transactions: ``connections`` threads each INSERT + COMMIT one small
     row at a time (synchronous_commit on, so each COMMIT waits for its WAL flush; PostgreSQL flushes the
     commits that wait together at once). No application code at all."""
-
     url = pg_url.replace("+psycopg", "")
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("CREATE TABLE IF NOT EXISTS bench_bare_insert (id bigserial PRIMARY KEY, body text)")
@@ -369,7 +367,8 @@ def bare_insert_rate(pg_url: str, connections: int, per_connection: int) -> floa
 
 
 def _serve(pg_url: str, data_dir: Path, workers: int, app: str) -> tuple[subprocess.Popen[bytes], int]:
-    """A real uvicorn in its own process tree serving the consent router on 127.0.0.1."""
+    """Real uvicorn workers in their own process tree serving ``app`` (full: fairgate's whole app; router: the
+    consent router alone) on 127.0.0.1."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -567,7 +566,6 @@ def _load_releases_pg(url: str, releases: int, members: int, pool: int) -> None:
     """The same releases as :func:`_load_releases`, COPied into PostgreSQL, the covering index built after,
     then vacuumed and analysed as autovacuum leaves a table some time after a bulk load (the visibility map
     lets the membership probes read the covering index alone)."""
-
     rows, scopes = _release_rows(releases)
     with psycopg.connect(url.replace("+psycopg", "")) as conn:
         conn.execute("DROP INDEX ix_consent_release_members_subject_cover")
@@ -637,7 +635,7 @@ def _appended_pg(
 
 
 def _owed_rows_pg(url: str) -> int:
-
+    """How many (release, pseudonym) rows the stored opt-outs owe, by a plain join (the check's baseline)."""
     with psycopg.connect(url.replace("+psycopg", "")) as conn:
         conn.execute("ANALYZE")  # after the timed appends: the check's join then gets a sound plan
         row = conn.execute(f"SELECT count(*) FROM ({_OWED_READ}) owed").fetchone()
