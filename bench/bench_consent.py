@@ -391,7 +391,9 @@ def _serve(pg_url: str, data_dir: Path, workers: int, app: str) -> tuple[subproc
     root = Path(__file__).resolve().parent.parent
     if app == "full":  # as `fairgate serve` does before its workers start: they would race to create the schema
         init = "from catalog.cli import app; app(['init'])"
-        subprocess.run([sys.executable, "-c", init], env=env, cwd=root, check=True, stdout=subprocess.DEVNULL)
+        done = subprocess.run([sys.executable, "-c", init], env=env, cwd=root, capture_output=True, text=True)
+        if done.returncode:
+            raise RuntimeError(f"fairgate init failed (exit {done.returncode}): {done.stderr[-2000:]}")
     server = subprocess.Popen(command, env=env, cwd=root)
     deadline = time.monotonic() + 60
     import httpx
