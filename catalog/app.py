@@ -28,6 +28,7 @@ _ROUTER_MODULES: list[str] = [
     "catalog.api.search",
     "catalog.api.harvest",
     "catalog.api.consent_mount",
+    "catalog.api.ckan_action",
     "catalog.web.steward",
     "catalog.web.pages",  # catch-all page routes: keep last
 ]

@@ -125,6 +125,14 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
+def _naive_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+
+
+def _aware_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+
 def _encode_cursor(row_id: int) -> str:
     return base64.urlsafe_b64encode(str(row_id).encode()).decode().rstrip("=")
 
@@ -250,6 +258,55 @@ class Store:
             if page.next_cursor is None:
                 return
             cursor = page.next_cursor
+
+    def listing(
+        self,
+        *,
+        after_id: int = 0,
+        offset: int = 0,
+        limit: int = 100,
+        modified_from: datetime | None = None,
+        modified_before: datetime | None = None,
+        include_tombstones: bool = False,
+    ) -> list[tuple[int, StoredDataset]]:
+        """Datasets in insertion order with their row ids, optionally only those whose last
+        change falls in ``[modified_from, modified_before)``. For protocol listings (CKAN
+        ``package_search`` by offset, OAI-PMH by resumption after a row id)."""
+        q = select(DatasetRow).where(DatasetRow.id > after_id)
+        q = self._modified_filter(q, modified_from, modified_before, include_tombstones)
+        q = q.order_by(DatasetRow.id).offset(max(0, offset)).limit(max(1, min(limit, 5000)))
+        with self._sessions() as s:
+            return [(r.id, _stored(r)) for r in s.scalars(q)]
+
+    def count_listing(
+        self,
+        *,
+        modified_from: datetime | None = None,
+        modified_before: datetime | None = None,
+        include_tombstones: bool = False,
+    ) -> int:
+        """How many datasets :meth:`listing` would walk through in all."""
+        q = self._modified_filter(
+            select(func.count()).select_from(DatasetRow), modified_from, modified_before, include_tombstones
+        )
+        with self._sessions() as s:
+            return int(s.scalar(q) or 0)
+
+    def earliest_change(self) -> datetime | None:
+        """When the least recently changed dataset (tombstones included) last changed."""
+        with self._sessions() as s:
+            return _aware(s.scalar(select(func.min(DatasetRow.updated_at))))
+
+    def _modified_filter(self, q: Any, low: datetime | None, high: datetime | None, tombstones: bool) -> Any:
+        if not tombstones:
+            q = q.where(DatasetRow.status == "active")
+        # Stored times are UTC; SQLite keeps them as naive text, so there compare naive UTC.
+        naive = self.engine.dialect.name == "sqlite"
+        if low is not None:
+            q = q.where(DatasetRow.updated_at >= (_naive_utc(low) if naive else _aware_utc(low)))
+        if high is not None:
+            q = q.where(DatasetRow.updated_at < (_naive_utc(high) if naive else _aware_utc(high)))
+        return q
 
     def guids_of_source(self, source_guid: str) -> dict[str, str]:
         """``upstream id -> GUID`` of the active records harvested from ``source_guid``."""

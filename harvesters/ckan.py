@@ -40,6 +40,7 @@ from schemas import (
     Dataset,
     Distribution,
     HealthInfo,
+    ImagingInfo,
     LicenseDocument,
     PeriodOfTime,
     QualityNote,
@@ -231,6 +232,7 @@ def package_to_dataset(pkg: dict[str, Any], site_url: str | None = None) -> Data
     data["themes"] = _themes(m)
     data["publisher"] = _publisher(m)
     data["creators"] = _agents(m, "creator", "author", "author_email", "dcat_creator_name", "dcat_creator_email")
+    data["custodians"] = _agents(m, "custodian", "custodian_name", "custodian_email")
     data["contact_points"] = _contacts(m)
     data["issued"] = _when(m, "issued", "dcat_issued", "metadata_created")
     data["modified"] = _when(m, "modified", "dcat_modified", "metadata_modified")
@@ -248,7 +250,7 @@ def package_to_dataset(pkg: dict[str, Any], site_url: str | None = None) -> Data
     ]
     data["frequency"] = _frequency(m)
     data["applicable_legislation"] = m.iris("applicable_legislation")
-    data["provenance"] = m.text(m.get("provenance"))
+    data["provenance"] = m.langmap("provenance")
     data["documentation"] = [str(x) for x in _as_list(m.get("documentation")) if x]
     data["is_referenced_by"] = [str(x) for x in _as_list(m.get("is_referenced_by")) if x]
     data["relation"] = [str(x) for x in _as_list(m.get("related_resource", "relation")) if x]
@@ -257,6 +259,9 @@ def package_to_dataset(pkg: dict[str, Any], site_url: str | None = None) -> Data
     data["type"] = str(dtype) if dtype is not None else None
     data["health"] = _health(m)
     data["distributions"] = _distributions(m)
+    imaging = m.get("imaging")  # another fairgate's imaging-programme block (seed 003)
+    if isinstance(imaging, dict):
+        data["imaging"] = m.build(ImagingInfo, imaging, "imaging")
 
     extras = dict(m.leftovers)
     for key, value in pkg.items():
@@ -374,6 +379,7 @@ def _contacts(m: _Mapper) -> list[ContactPoint]:
                 "name": m.text(d.get("name_translated") or d.get("name")),
                 "email": d.get("email") or None,
                 "url": d.get("url") or None,
+                "telephone": d.get("telephone") or None,
             }
             c = m.build(ContactPoint, {k: v for k, v in data.items() if v}, "contact")
             if c is not None:
@@ -529,6 +535,8 @@ _HEALTH_KEYS = frozenset(
         "max_typical_age",
         "publisher_type",
         "trusted_data_holder",
+        "has_structured_data",
+        "variables",
         "hdab",
         "retention_period",
     }
@@ -547,8 +555,8 @@ def _health(m: _Mapper) -> HealthInfo:
         "purposes": m.iris("purpose"),
         "legal_bases": m.iris("legal_basis"),
         "personal_data": m.iris("personal_data"),
-        "population_coverage": m.text(m.get("population_coverage")),
-        "publisher_note": m.text(m.get("publisher_note")),
+        "population_coverage": m.langmap("population_coverage"),
+        "publisher_note": m.langmap("publisher_note"),
     }
     for key in ("number_of_records", "number_of_unique_individuals", "min_typical_age", "max_typical_age"):
         v = m.get(key)
@@ -564,6 +572,12 @@ def _health(m: _Mapper) -> HealthInfo:
     tdh = m.get("trusted_data_holder")
     if tdh is not None:
         data["trusted_data_holder"] = tdh in (True, "true", "True", "yes", 1)
+    structured = m.get("has_structured_data")
+    if structured is not None:
+        data["has_structured_data"] = structured in (True, "true", "True", "yes", 1)
+    variables = [str(v) for v in _as_list(m.get("variables")) if v]
+    if variables:
+        data["variables"] = variables
     hdab = m.get("hdab")
     if isinstance(hdab, list):
         hdab = hdab[0] if hdab else None
@@ -614,6 +628,7 @@ def _distributions(m: _Mapper) -> list[Distribution]:
             "issued": _parse_when(res.get("issued") or res.get("created")),
             "modified": _parse_when(res.get("modified") or res.get("last_modified")),
             "status": res.get("status") or None,
+            "access_rights": res.get("access_rights") or None,
         }
         fmt = _format(res.get("format")) or _format(res.get("mimetype"))
         if fmt:
@@ -689,7 +704,7 @@ def _extras_dict(extras: Any) -> dict[str, Any]:
 # --- the source ------------------------------------------------------------------------------
 
 #: Bumped whenever the mapping changes, so that unchanged-payload detection re-maps records.
-MAPPING_VERSION = "ckan-1"
+MAPPING_VERSION = "ckan-2"
 _VERSION_BYTES = MAPPING_VERSION.encode("utf-8")
 
 
