@@ -29,6 +29,7 @@ _ROUTER_MODULES: list[str] = [
     "catalog.api.harvest",
     "catalog.api.consent_mount",
     "catalog.api.ckan_action",
+    "catalog.api.oai_provider",
     "catalog.web.steward",
     "catalog.web.pages",  # catch-all page routes: keep last
 ]

@@ -27,6 +27,7 @@ class Settings(ConsentSettings):
     elasticsearch_index: str = "fairgate-datasets"
     catalog_title_en: str = "fairgate health data catalog"
     catalog_title_zh: str = "fairgate 健康資料目錄"
+    oai_admin_email: str = Field(default="catalog-admin@localhost", description="adminEmail of OAI-PMH Identify")
 
     @field_validator("guid_prefix")
     @classmethod

@@ -25,7 +25,7 @@ from harvesters.upstream_values import lang_tag, language_code, parse_when, text
 from schemas import Dataset
 
 #: Bumped whenever the mapping changes, so that unchanged-payload detection re-maps records.
-MAPPING_VERSION = "oaipmh-1"
+MAPPING_VERSION = "oaipmh-2"
 PREFIXES = ("oai_dc", "oai_datacite")
 
 _OAI = "{http://www.openarchives.org/OAI/2.0/}"
@@ -245,10 +245,12 @@ def datacite_to_dataset(resource: ET.Element, oai_id: str) -> Dataset:
             year = _text(el)
         elif name == "subjects":
             for subject in children:
-                f.keyword(subject)
                 uri = subject.get("valueURI") or ""
                 if _IRI.match(uri):
                     f.data["themes"].append(uri)
+                    if _text(subject) == uri:  # a concept given by its IRI alone is a theme, not a word
+                        continue
+                f.keyword(subject)
         elif name == "dates":
             for d in children:
                 kind, text = d.get("dateType") or "", _text(d)
