@@ -24,6 +24,7 @@ log = logging.getLogger("fairgate")
 # catch-all page routes, which come last.
 _ROUTER_MODULES: list[str] = [
     "catalog.api.datasets",
+    "catalog.api.croissant",
     "catalog.api.resolver",
     "catalog.api.search",
     "catalog.api.harvest",

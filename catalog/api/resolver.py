@@ -14,6 +14,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 from rdflib import Graph, Literal, URIRef
 
+from catalog.api import croissant
 from catalog.api.datasets import guid_path
 from catalog.context import Context
 from catalog.dcat import MEDIA_TYPES, SUFFIXES, Paging, catalog_graph, dataset_graph, dataset_iri, serialise_graph
@@ -96,6 +97,8 @@ def signposting(stored: StoredDataset, base_url: str) -> str:
             f'<{base_url}/dataset/{path}.{suffix}>; rel="describedby"; type="{MEDIA_TYPES[fmt]}"'
             for suffix, fmt in SUFFIXES.items()
         ),
+        f'<{base_url}/dataset/{path}.croissant.json>; rel="describedby"; type="application/ld+json"; '
+        'profile="http://mlcommons.org/croissant/"',
         '<https://schema.org/Dataset>; rel="type"',
         '<https://schema.org/AboutPage>; rel="type"',
     ]
@@ -139,6 +142,8 @@ def resolve(request: Request, guid: str) -> Response:
     from catalog.web import pages  # the HTML view belongs to the web package
 
     ctx = _ctx(request)
+    if croissant.wants_croissant(request.headers.get("accept")):
+        return croissant.croissant_response(ctx.store.get(guid), ctx.settings.base_url)
     wanted = negotiate(request.headers.get("accept"))
     if wanted is None:
         raise HTTPException(

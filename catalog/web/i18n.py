@@ -76,6 +76,7 @@ _STRINGS: Final[dict[str, dict[str, str]]] = {
     "guid": {"en": "Persistent identifier (GUID)", "zh-Hant": "永久識別碼 (GUID)"},
     "cite_as": {"en": "Cite as", "zh-Hant": "引用網址"},
     "metadata_formats": {"en": "Metadata as", "zh-Hant": "詮釋資料格式"},
+    "croissant": {"en": "Croissant (ML)", "zh-Hant": "Croissant（機器學習）"},
     "description": {"en": "Description", "zh-Hant": "說明"},
     "in_other_language": {"en": "In Chinese", "zh-Hant": "英文版本"},
     "overview": {"en": "Overview", "zh-Hant": "概要"},
