@@ -23,6 +23,7 @@ log = logging.getLogger("fairgate")
 # Router modules, each exposing ``router`` (an APIRouter). Order matters for the
 # catch-all page routes, which come last.
 _ROUTER_MODULES: list[str] = [
+    "catalog.api.fair",  # before datasets: /api/datasets/{guid}/fair would read as a GUID
     "catalog.api.datasets",
     "catalog.api.croissant",
     "catalog.api.resolver",
@@ -32,6 +33,7 @@ _ROUTER_MODULES: list[str] = [
     "catalog.api.ckan_action",
     "catalog.api.oai_provider",
     "catalog.web.steward",
+    "catalog.web.fair_page",
     "catalog.web.pages",  # catch-all page routes: keep last
 ]
 

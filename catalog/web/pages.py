@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from catalog.api.resolver import signposting
 from catalog.context import Context
 from catalog.dcat import SUFFIXES, dataset_iri, dataset_to_schemaorg
+from catalog.fair.assess import assess
 from catalog.search import QueryError
 from catalog.store import NotFound, Revision, StoredDataset
 from catalog.web.i18n import request_language
@@ -77,6 +78,7 @@ def dataset_page_response(request: Request, stored: StoredDataset) -> Response:
         "case_rows": _case_rows(stored),
         "revisions": _recent_revisions(ctx, stored.guid),
         "schemaorg": schemaorg,
+        "fair": assess(stored.dataset, stored.guid),
     }
     headers = {"Link": signposting(stored, base)}
     if stored.is_tombstone:
