@@ -223,6 +223,14 @@ class Store:
                 raise NotFound(f"no dataset with GUID {guid!r}; check the identifier or search the catalog")
             return _stored(row)
 
+    def get_many(self, guid_list: Sequence[str]) -> list[StoredDataset]:
+        """The datasets of ``guid_list`` that exist, in that order, read in one query."""
+        if not guid_list:
+            return []
+        with self._sessions() as s:
+            rows = {r.guid: r for r in s.scalars(select(DatasetRow).where(DatasetRow.guid.in_(list(guid_list))))}
+            return [_stored(rows[g]) for g in guid_list if g in rows]
+
     def find(self, guid: str) -> StoredDataset | None:
         try:
             return self.get(guid)

@@ -180,6 +180,8 @@ def _searched(ctx: Context, query: CkanQuery, filters: dict[str, list[str]]) -> 
     seen = 0
     sort: Sort = "relevance" if query.sort == "created" else query.sort
     facet_limit = _BIG_FACET if query.facet_limit < 0 else min(query.facet_limit, _BIG_FACET)
+    if not query.facet_fields:
+        facet_limit = 0  # counting facets nobody asked for is most of a search's cost
     first = None
     while True:
         page = index.search(
@@ -188,7 +190,7 @@ def _searched(ctx: Context, query: CkanQuery, filters: dict[str, list[str]]) -> 
                 filters=filters,
                 sort=sort,
                 cursor=cursor,
-                limit=MAX_LIMIT if query.rows else 1,
+                limit=max(1, min(MAX_LIMIT, wanted - seen)),
                 facet_limit=facet_limit if first is None else 0,
             )
         )
@@ -227,11 +229,7 @@ def package_search(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         packages = [_stored_package(ctx, s) for s in stored]
     else:
         total, guids, facets = _searched(ctx, query, filters)
-        packages = []
-        for guid in guids:
-            found = ctx.store.find(guid)
-            if found is not None and not found.is_tombstone:
-                packages.append(_stored_package(ctx, found))
+        packages = [_stored_package(ctx, s) for s in ctx.store.get_many(guids) if not s.is_tombstone]
     search_facets, legacy = _search_facets(query, facets)
     return {
         "count": total,
@@ -309,7 +307,7 @@ def _show(ctx: Context, items: dict[str, dict[str, Any]], params: dict[str, Any]
         value = found["title"] if facet == "publisher" else ident.upper()
         query = CkanQuery(rows=min(_int(params, "rows", 10) or 10, 1000), sort="title")
         _, guids, _ = _searched(ctx, query, {facet: [value]})
-        out["packages"] = [_stored_package(ctx, s) for g in guids if (s := ctx.store.find(g)) is not None]
+        out["packages"] = [_stored_package(ctx, s) for s in ctx.store.get_many(guids)]
     return out
 
 
