@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,15 +52,17 @@ TOKENIZER = "fairgate_units"
 #: Bigram fields hold space-separated CJK bigrams: a 2-character word is one rare term there
 #: instead of a phrase over two common characters (phrase queries were the slow part).
 BIGRAM_TOKENIZER = "fairgate_bigrams"
-#: Field boosts: title above keywords above description; vocabulary concepts well below
-#: the literal words of the same field (the FTS5 backend's bm25 column weights).
+#: Field boosts of phrases (quoted words, CJK bigrams, the query said verbatim): title
+#: above keywords above description. Single words are scored by ``Ranking.words``.
 TEXT_BOOSTS = {"t": 10.0, "k": 5.0, "d": 1.0}
 BIGRAM_BOOSTS = {"tb": 10.0, "kb": 5.0, "db": 1.0}
 #: A phrase of words across CJK runs ("心臟 CT" said verbatim) scores in title and description.
 UNIT_PHRASE_BOOSTS = {"t": 10.0, "d": 1.0}
-CONCEPT_BOOSTS = {"ct": 2.5, "cd": 0.5}
-#: An exact phrase scores on top of its scattered units, so it ranks above them.
-PHRASE_BOOST = 1.5
+#: Vocabulary concepts score below the literal words (a word in ``a`` scores about 1-10).
+CONCEPT_BOOSTS = {"ct": 0.75, "cd": 0.15}
+#: An exact phrase scores on top of its scattered units, so it ranks above them; measured
+#: on the judged sets, a larger factor let phrases in titles outrank better records.
+PHRASE_BOOST = 0.45
 _SORT_FIELDS = {"newest": "modified", "cases": "cases"}
 _SUGGEST_SEP = "\x1f"
 #: ``json.dumps(display, ensure_ascii=False)`` without building an encoder per document or
@@ -206,13 +209,14 @@ def _boosted_fields(make: Any, boosts: dict[str, float], factor: float = 1.0) ->
     return _any([tantivy.Query.boost_query(make(field), boost * factor) for field, boost in boosts.items()])
 
 
-def _clause_core(clause: Clause) -> tantivy.Query:
+def _clause_core(clause: Clause, ranking: Ranking) -> tantivy.Query:
     """What a record must match for ``clause`` (its units, or one of its concepts), scored."""
     if clause.adjacent:
         literal = _boosted_fields(lambda f: _phrase(f, clause.units), TEXT_BOOSTS)
     else:
-        literal = _all([_boosted_fields(lambda f, u=u: _term(f, u), TEXT_BOOSTS) for u in clause.units])
-    if not clause.concepts:
+        words = dict(ranking.words)
+        literal = _all([_boosted_fields(lambda f, u=u: _term(f, u), words) for u in clause.units])
+    if not clause.concepts or not ranking.concepts:
         return literal
     tokens = [concept_token(c) for c in sorted(clause.concepts)]
     return _any([literal, _boosted_fields(lambda f: _any([_term(f, t) for t in tokens]), CONCEPT_BOOSTS)])
@@ -232,9 +236,43 @@ def _clause_phrases(clause: Clause) -> list[tantivy.Query]:
     return out
 
 
-def compile_plan(plan: QueryPlan, require_all: bool = True, filters: Sequence[tantivy.Query] = ()) -> tantivy.Query:
+@dataclass(frozen=True)
+class Ranking:
+    """How a multi-word query is matched and scored (measured on the judged sets; see
+    bench/bench_ranking.py and docs/ARCHITECTURE.md for the figures behind each choice).
+
+    ``require_all`` False: a record matches when it has *some* clause (word, CJK run or
+    vocabulary concept), and is scored by the BM25 sums of the clauses it has, so a rare
+    word weighs more than a common one and a relevant record missing one word of a long
+    query still ranks. ``coordination`` adds that constant for every clause a record has,
+    which keeps records with more of the query above those with fewer, all else alike.
+    ``require_all`` True is the older all-words-then-any-word behaviour (kept for measuring).
+    """
+
+    require_all: bool = False
+    coordination: float = 3.0
+    #: Fields (and boosts) a word is scored in. ``a`` is title, keywords and description as
+    #: one bag of words: one BM25 saturation and length norm per record, as in the textbook.
+    #: Scoring t, k and d apart (boosts 10, 5, 1) saturated a word once per field and let a
+    #: title that names the query's second word outrank records about its first: it cost
+    #: 0.10 nDCG@10 on the English judged set and gained nothing on the bilingual one.
+    words: tuple[tuple[str, float], ...] = (("a", 1.0),)
+    phrases: bool = True
+    concepts: bool = True
+
+
+RANKING = Ranking()
+
+
+def compile_plan(
+    plan: QueryPlan,
+    filters: Sequence[tantivy.Query] = (),
+    ranking: Ranking | None = None,
+    *,
+    strict: bool | None = None,
+) -> tantivy.Query:
     """The scored tantivy query of a plan (built only from analysed tokens, never parsed text),
-    restricted to ``filters``.
+    restricted to ``filters``. ``strict`` overrides ``ranking.require_all`` (the relaxed pass).
 
     Every phrase implies the units of its clause, so phrases never change which records
     match, only their scores: each is an optional clause on a level of its own above
@@ -243,30 +281,46 @@ def compile_plan(plan: QueryPlan, require_all: bool = True, filters: Sequence[ta
     clause's alternatives) was walked over every record having the phrase's terms, which
     was most of the time of multi-character Chinese queries. Scores are the same sums.
     """
-    cores = [_clause_core(c) for c in plan.clauses]
-    required = [*cores, *filters] if require_all else [_any(cores), *filters]
-    query = _all(required)
-    for clause in plan.clauses:
-        for phrase in _clause_phrases(clause):
-            query = tantivy.Query.boolean_query([(Occur.Must, query), (Occur.Should, phrase)])
+    ranking = ranking or RANKING
+    require_all = ranking.require_all if strict is None else strict
+    cores = [_clause_core(c, ranking) for c in plan.clauses]
+    if require_all or len(cores) == 1:
+        text = _all(cores)
+    else:
+        parts = [(Occur.Should, core) for core in cores]
+        if ranking.coordination:
+            # The cheap unscored match of each clause (one field) as a constant: its score
+            # counts the clauses a record has; it matches nothing its core does not.
+            weight = ranking.coordination
+            parts += [
+                (Occur.Should, tantivy.Query.const_score_query(_clause_match(c, ranking.concepts), weight))
+                for c in plan.clauses
+            ]
+        text = tantivy.Query.boolean_query(parts)
+    query = _all([text, *filters])
+    if ranking.phrases:
+        for clause in plan.clauses:
+            for phrase in _clause_phrases(clause):
+                query = tantivy.Query.boolean_query([(Occur.Must, query), (Occur.Should, phrase)])
     return query
 
 
-def _clause_match(clause: Clause) -> tantivy.Query:
+def _clause_match(clause: Clause, concepts: bool = True) -> tantivy.Query:
     if clause.adjacent:
         literal = _any([_phrase(f, clause.units) for f in TEXT_BOOSTS])
     else:
         literal = _all([_term("a", u) for u in clause.units])
-    if not clause.concepts:
+    if not clause.concepts or not concepts:
         return literal
     return _any([literal, *(_term("cd", concept_token(c)) for c in sorted(clause.concepts))])
 
 
-def match_plan(plan: QueryPlan, require_all: bool = True) -> tantivy.Query:
+def match_plan(plan: QueryPlan, require_all: bool | None = None) -> tantivy.Query:
     """The records ``compile_plan`` finds, unscored and cheaper: phrases there only add score,
     and one unit is one term of the combined field ``a`` (for facet counts)."""
-    clauses = [_clause_match(c) for c in plan.clauses]
-    return _all(clauses) if require_all else _any(clauses)
+    every = RANKING.require_all if require_all is None else require_all
+    clauses = [_clause_match(c, RANKING.concepts) for c in plan.clauses]
+    return _all(clauses) if every else _any(clauses)
 
 
 def _facet_filter(facet: str, values: list[str]) -> tantivy.Query:
@@ -525,17 +579,18 @@ class TantivyIndex:
         offset = int(after.get("o", 0)) if after else 0
         filters = _filter_query(query.filters)
         # Facet counts start at once on other threads (tantivy releases the GIL) over the
-        # records that have every word, while this thread ranks and highlights the page;
-        # when too few have every word (relaxed below) they are counted again, rarely.
-        strict_match = None if plan.empty else match_plan(plan, True)
+        # records the query matches, while this thread ranks and highlights the page; under
+        # the all-words ranking, when too few have every word (relaxed below) they are
+        # counted again, rarely.
+        strict_match = None if plan.empty else match_plan(plan)
         counting = self._count_facets(searcher, query, strict_match) if query.facet_limit else []
 
         strict: tantivy.Query | None = None
         loose: tantivy.Query | None = None
         if not plan.empty:
-            strict = compile_plan(plan, True, filters)
-            if len(plan.clauses) > 1:
-                loose = compile_plan(plan, False, filters)
+            strict = compile_plan(plan, filters)
+            if RANKING.require_all and len(plan.clauses) > 1:
+                loose = compile_plan(plan, filters, strict=False)
         relaxed = False
         page: list[tuple[float | None, Any]]
         if strict is None or query.sort != "relevance":
@@ -571,10 +626,11 @@ class TantivyIndex:
         offset: int,
     ) -> tuple[list[tuple[float | None, Any]], int, bool]:
         """A page in field order; a field order needs no scores, so the cheap match runs."""
-        text = None if plan.empty else match_plan(plan, True)
+        text = None if plan.empty else match_plan(plan)
         relaxed = False
         if (
             text is not None
+            and RANKING.require_all
             and len(plan.clauses) > 1
             and _count(searcher.search(_with_filters(text, filters), 1)) < RELAX_BELOW
         ):
