@@ -207,6 +207,11 @@ def _searched(ctx: Context, query: CkanQuery, filters: dict[str, list[str]]) -> 
 
 @action("package_search")
 def package_search(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """Search packages. q: words (zh-Hant or English); fq: field:value terms, all of which must
+    match (tags, organization, groups, res_format, license_id, metadata_modified:[low TO high]
+    and fairgate's facet names); rows (at most 1000), start; sort: score desc,
+    metadata_modified desc, title_string asc or metadata_created asc; facet.field: a JSON list
+    of fields to count; facet.limit."""
     query = parse_params(params, set(FACETS))
     filters = _translate_filters(ctx, query.filters)
     plain = not query.q and not filters
@@ -344,6 +349,15 @@ def status_show(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         "locale_default": "zh_Hant_TW",
         "extensions": ["dcat", "scheming_datasets", "fluent"],
     }
+
+
+@action("help_show")
+def help_show(ctx: Context, params: dict[str, Any]) -> str:
+    name = str(params.get("name") or "")
+    fn = _ACTIONS.get(name)
+    if fn is None:
+        raise _Missing(f"no action named {name!r}; this API answers: {', '.join(sorted(_ACTIONS))}")
+    return (fn.__doc__ or f"{name}: as CKAN 2.10's action of that name (read-only)").strip()
 
 
 # --- HTTP ------------------------------------------------------------------------------------------

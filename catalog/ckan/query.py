@@ -104,6 +104,10 @@ def parse_fq(fq: str, facets: set[str]) -> tuple[dict[str, list[str]], datetime 
             continue
         if m.group("range") is not None:
             raise CkanQueryError(f"fq: ranges are supported on metadata_modified only, not on {name}")
+        if name in ("dataset_type", "type"):  # ckanext-harvest sends +dataset_type:dataset
+            if _values(m) != ["dataset"]:
+                raise CkanQueryError(f"fq: {name} can only be dataset here (fairgate lists datasets only)")
+            continue
         facet = CKAN_FIELDS.get(name, name)
         if facet not in facets:
             known = ", ".join([*CKAN_FIELDS, "metadata_modified", *sorted(facets)])

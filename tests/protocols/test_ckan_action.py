@@ -48,11 +48,13 @@ def test_fq_on_groups_and_tags_filters_like_the_search_facets(served: Served) ->
         ct = ckan.action.package_search(fq="groups:ct", rows=100)
         both = ckan.action.package_search(fq='groups:ct tags:"Heart"', rows=100)
         either = ckan.action.package_search(fq="groups:(ct OR mr)", rows=100)
+        typed = ckan.action.package_search(fq="+dataset_type:dataset groups:ct", rows=100)  # as ckanext-harvest asks
     facet = httpx.get(served.url + "/api/search", params={"modality": "CT", "limit": 1}).json()
     assert ct["count"] == facet["total"] > 0
     assert 0 < both["count"] < ct["count"]
     assert all("CT" in [g["name"].upper() for g in p["groups"]] for p in ct["results"])
     assert either["count"] > ct["count"]
+    assert typed["count"] == ct["count"]
 
 
 def test_start_and_rows_page_through_every_record_exactly_once(served: Served) -> None:
@@ -100,12 +102,14 @@ def test_lists_organisations_groups_tags_and_status(served: Served) -> None:
         groups = ckan.action.group_list()
         tags = ckan.action.tag_list(query="che")
         status = ckan.action.status_show()
+        helped = ckan.action.help_show(name="package_search")
     assert len(names) == 26 and all("/" not in n for n in names)
     assert sum(o["package_count"] for o in orgs) == 26
     assert [p["id"] for p in org["packages"]] == [served.rich_guid]
     assert "cr" in groups and "ct" in groups
     assert tags == ["chest", "Chest"] or set(tags) >= {"chest"}
     assert status["ckan_version"].startswith("2.")
+    assert "fq" in helped and "facet.field" in helped
     # the same actions answer under /api/3/action/ as CKAN 2.x does
     again = httpx.get(served.url + "/api/3/action/package_list").json()
     assert again["success"] is True and again["result"] == names
