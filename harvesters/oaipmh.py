@@ -444,9 +444,7 @@ class OaiPmhSource:
         if metadata is None:
             return failed(oai_id, "parse", "record has no <metadata> (and is not marked deleted)", None, when)
         if self.is_known is not None:
-            meta["digest"] = digest = hashlib.sha256(
-                MAPPING_VERSION.encode() + ET.tostring(metadata, encoding="utf-8")
-            ).hexdigest()
+            meta["digest"] = digest = _digest(metadata)
             if self.is_known(oai_id, digest):
                 return HarvestedRecord(oai_id, when, None, None, None, meta)
         try:
@@ -456,6 +454,16 @@ class OaiPmhSource:
         except (TypeError, ValueError, KeyError, AttributeError) as exc:
             return failed(oai_id, "map", retries.describe(exc), None, when)
         return HarvestedRecord(oai_id, when, None, ds, None, meta)
+
+
+def _digest(metadata: ET.Element) -> str:
+    """SHA-256 of a record's metadata as a tree (names, attributes, text) plus the mapping
+    version. Not of ``ET.tostring``: its namespace prefixes depend on what else in the process
+    registered prefixes, and the same record must digest the same in every process."""
+    h = hashlib.sha256(MAPPING_VERSION.encode())
+    for el in metadata.iter():
+        h.update(repr((el.tag, sorted(el.attrib.items()), (el.text or "").strip(), (el.tail or "").strip())).encode())
+    return h.hexdigest()
 
 
 def _naive(value: date | datetime | None) -> datetime | None:

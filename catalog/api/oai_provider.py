@@ -44,7 +44,10 @@ _ARGS = {
     "ListIdentifiers": ({"metadataPrefix"}, {"from", "until", "set", "resumptionToken"}),
     "ListRecords": ({"metadataPrefix"}, {"from", "until", "set", "resumptionToken"}),
 }
-ET.register_namespace("", OAI)
+# A prefix, not the default namespace: registering "" would change how every other user of
+# ElementTree in this process writes OAI elements (and ElementTree's per-call default namespace
+# refuses the unqualified attributes OAI-PMH uses).
+ET.register_namespace("oai", OAI)
 ET.register_namespace("xsi", _XSI)
 
 

@@ -172,3 +172,19 @@ def test_a_withdrawn_record_is_reported_deleted_and_withdrawn_downstream(
     assert header.deleted is True
     assert run.withdrawn == 1
     assert sum(1 for s in second_store.iter_all(include_tombstones=True) if s.is_tombstone) == 1
+
+
+def test_the_harvesters_record_digest_does_not_depend_on_registered_xml_prefixes() -> None:
+    from harvesters.oaipmh import _digest
+
+    xml = (
+        '<metadata xmlns="http://www.openarchives.org/OAI/2.0/"><dc xmlns="http://www.openarchives.org/OAI/2.0/oai_dc/">'
+        '<title xmlns="http://purl.org/dc/elements/1.1/" xml:lang="en">Lung CT</title></dc></metadata>'
+    )
+    before = _digest(ET.fromstring(xml))
+    ET.register_namespace("someprefix", "http://purl.org/dc/elements/1.1/")
+    try:
+        assert _digest(ET.fromstring(xml)) == before
+        assert _digest(ET.fromstring(xml.replace("Lung CT", "Brain MR"))) != before
+    finally:
+        ET.register_namespace("dc", "http://purl.org/dc/elements/1.1/")
