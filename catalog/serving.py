@@ -7,6 +7,10 @@ worker binds its own socket to the same address with ``SO_REUSEPORT``, so the ke
 connections over them by address hash. A supervisor restarts a worker that dies and stops all of
 them on SIGINT/SIGTERM.
 
+A worker never outlives its supervisor, even one killed with SIGKILL or by the OOM killer: the kernel
+sends it SIGKILL when its parent dies (``PR_SET_PDEATHSIG``, :mod:`catalog.worker_lifetime`), and where
+that is not available it watches a pipe whose other end only the supervisor holds.
+
 The workers are spawned (not forked): each builds its app from ``factory`` in a fresh interpreter,
 so no database connection or index handle is shared between processes.
 """
@@ -14,14 +18,18 @@ so no database connection or index handle is shared between processes.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 import socket
 import time
 from collections.abc import Callable
+from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
 import uvicorn
+
+from catalog.worker_lifetime import die_with_parent
 
 
 class ServingError(RuntimeError):
@@ -61,8 +69,11 @@ def _ensure_free(host: str, port: int) -> None:
             ) from exc
 
 
-def _worker(factory: Callable[[], Any], host: str, port: int, log_level: str) -> None:
-    """One worker process: its own socket, its own app, one uvicorn server."""
+def _worker(
+    factory: Callable[[], Any], host: str, port: int, log_level: str, parent: int, lifeline: Connection
+) -> None:
+    """One worker process: its own socket, its own app, one uvicorn server; it ends when ``parent`` does."""
+    die_with_parent(parent, lifeline)
     sock = reuse_port_socket(host, port)
     config = uvicorn.Config(factory, factory=True, log_level=log_level, access_log=False)
     uvicorn.Server(config).run(sockets=[sock])
@@ -92,9 +103,17 @@ def serve_workers(
     context = multiprocessing.get_context("spawn")
     stopping = False
 
+    lifelines: dict[int, Connection] = {}  # worker pid -> the supervisor's end of its lifeline pipe
+
     def start() -> tuple[BaseProcess, float]:
-        process = context.Process(target=_worker, args=(factory, host, port, log_level), daemon=False)
+        child_end, own_end = context.Pipe(duplex=False)
+        process = context.Process(
+            target=_worker, args=(factory, host, port, log_level, os.getpid(), child_end), daemon=False
+        )
         process.start()
+        child_end.close()  # only the worker holds the reading end: it sees EOF once this process is gone
+        assert process.pid is not None
+        lifelines[process.pid] = own_end
         return process, time.monotonic()
 
     def stop(signum: int, _frame: object) -> None:
@@ -114,6 +133,8 @@ def serve_workers(
                         f"a worker exited with code {process.exitcode} right after starting; "
                         "run with --workers 1 to see its error"
                     )
+                if process.pid in lifelines:
+                    lifelines.pop(process.pid).close()
                 running[i] = start()
     finally:
         for process, _ in running:
@@ -123,5 +144,7 @@ def serve_workers(
             process.join(timeout=30)
             if process.is_alive():
                 process.kill()
+        for own_end in lifelines.values():
+            own_end.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)

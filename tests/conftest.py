@@ -4,13 +4,21 @@ Rules (see README): PostgreSQL tests use ``FAIRGATE_TEST_POSTGRES_URL`` (default
 ``postgresql://postgres@127.0.0.1:5432/test``) and skip when it is unreachable, except
 under ``CI=true``, where that is a failure. The same holds for ``../shared/fixtures``
 and for Debian's Chromium. Every test run creates its own databases and drops them.
+
+No test may leave a process behind: this process becomes the subreaper of everything the tests
+start (so an orphan, say a worker whose supervisor was killed, is still seen here), and a run ends
+failed when any of them is still alive at its end (:func:`pytest_sessionfinish`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import os
 import shutil
+import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,6 +33,53 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED_FIXTURES = ROOT.parent / "shared" / "fixtures"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+LEFT_BEHIND_GRACE = 10.0  # seconds a process stopped by the last teardown may take to exit
+_PR_SET_CHILD_SUBREAPER = 36  # <linux/prctl.h>
+
+
+def _become_subreaper() -> None:
+    """Orphaned descendants of the test run are re-parented to this process instead of init (Linux)."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+            libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+_become_subreaper()
+
+
+def _still_running() -> list[str]:
+    """Descendants of this process that are alive (zombies are reaped: they have ended)."""
+    import psutil
+
+    alive = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if child.status() == psutil.STATUS_ZOMBIE:
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(child.pid, os.WNOHANG)
+                continue
+            alive.append(f"pid {child.pid}: {' '.join(child.cmdline())[:200]}")
+        except psutil.NoSuchProcess:
+            continue
+    return alive
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if a process any test started is still alive at its end (after a short grace)."""
+    deadline = time.monotonic() + LEFT_BEHIND_GRACE
+    while (alive := _still_running()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if alive:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        lines = ["processes started by the tests are still running; stop them in the test's teardown:", *alive]
+        if reporter is not None:
+            reporter.write_line("\n".join(lines), red=True)
+        else:
+            print("\n".join(lines), file=sys.stderr)
 
 
 def skip_or_fail(reason: str) -> None:

@@ -176,3 +176,54 @@ def test_fairgate_serve_with_two_workers_serves_the_catalog(tmp_path: Path) -> N
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def _gone(pids: Set[int], bound: float) -> set[int]:
+    """The pids of ``pids`` still running (zombies count as gone) after waiting up to ``bound`` seconds."""
+    deadline = time.monotonic() + bound
+    while True:
+        alive = set()
+        for pid in pids:
+            try:
+                if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                    alive.add(pid)
+            except psutil.NoSuchProcess:
+                continue
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.05)
+
+
+def test_every_worker_ends_when_the_supervisor_is_killed(supervisor: tuple[subprocess.Popen[bytes], int]) -> None:
+    proc, _port = supervisor
+    workers = _wait_for(proc, 2)
+    proc.kill()  # SIGKILL: the supervisor runs no clean-up at all
+    proc.wait()
+    assert _gone(workers, bound=2.0) == set()
+
+
+def test_the_lifeline_pipe_alone_ends_a_worker_whose_parent_is_killed() -> None:
+    # Without the parent-death signal (other systems): only the pipe the worker watches tells it.
+    code = (
+        "import multiprocessing, os, sys, time\n"
+        "from tests.serving.lifeline_child import run\n"
+        "if __name__ == '__main__':\n"
+        "    ctx = multiprocessing.get_context('spawn')\n"
+        "    child_end, own_end = ctx.Pipe(duplex=False)\n"
+        "    p = ctx.Process(target=run, args=(os.getpid(), child_end))\n"
+        "    p.start(); child_end.close()\n"
+        "    print(p.pid, flush=True)\n"
+        "    time.sleep(600)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE)
+    try:
+        assert parent.stdout is not None
+        child = int(parent.stdout.readline())
+        assert _gone({child}, bound=0.5) == {child}  # it runs while its parent does
+        parent.kill()
+        parent.wait()
+        assert _gone({child}, bound=2.0) == set()
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
