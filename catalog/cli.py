@@ -20,6 +20,7 @@ _COMMAND_MODULES = [
     "catalog.commands.validate",
     "catalog.commands.search",
     "catalog.commands.consent",
+    "catalog.commands.backup",
 ]
 
 for _name in _COMMAND_MODULES:

@@ -226,7 +226,7 @@ def event_receipt(event_id: str, registry: Registry, settings: Settings, who: St
     event = registry.event(event_id, who)
     if event is None:
         raise _error(404, "not_found", f"no event {event_id}")
-    return consent_receipt(event, settings)
+    return consent_receipt(event, settings, registry.covering_checkpoint(event_id))
 
 
 @guarded.get("/subjects/{pseudonym}/enrolments")

@@ -201,12 +201,21 @@ def report(as_json: Annotated[bool, typer.Option("--json", help="print JSON")] =
 
 
 @consent_app.command()
-def verify() -> None:
-    """Check every hash chain and checkpoint; name the first broken event."""
+def verify(
+    against: Annotated[
+        list[Path] | None,
+        typer.Option("--against", help="a witness file from `checkpoint --export` (repeatable)"),
+    ] = None,
+) -> None:
+    """Check every hash chain, checkpoint and signature; with --against, that no exported checkpoint is gone."""
     with console.status("verifying hash chains"):
-        result = open_registry().verify(Actor.cli())
+        result = open_registry().verify(Actor.cli(), against=against or [])
     if result.ok:
-        console.print(f"ledger intact: {result.events_checked} events in {result.chains} chains verified")
+        console.print(
+            f"ledger intact: {result.events_checked} events in {result.chains} chains verified, "
+            f"{result.checkpoints} checkpoints"
+            + (f", {result.witnesses} witness checkpoints found" if against else "")
+        )
         return
     if result.first_break:
         errors.print(f"[red]broken chain:[/red] {result.first_break.describe()}", highlight=False)
@@ -257,9 +266,25 @@ def audit(
 
 
 @consent_app.command()
-def checkpoint() -> None:
-    """Hash every chain head now, so that deleting a whole chain is detected later."""
-    console.print(f"checkpoint {open_registry().checkpoint()}")
+def checkpoint(
+    export: Annotated[
+        Path | None,
+        typer.Option("--export", help="also write the new checkpoint to this witness file, for an auditor to keep"),
+    ] = None,
+) -> None:
+    """Make a signed checkpoint of the ledger now (they are also made automatically, see the policy settings)."""
+    from consent.checkpoints import write_witness
+    from consent.registry import now_utc
+    from schemas.consent import format_instant
+
+    registry = open_registry()
+    digest = registry.checkpoint()
+    console.print(f"checkpoint {digest}")
+    if export is not None:
+        made = registry.latest_checkpoint()
+        assert made is not None and made.hash == digest
+        write_witness(export, made, format_instant(now_utc()))
+        console.print(f"witness written to {export}: keep it outside this system; check with verify --against")
 
 
 @release_app.command("create")

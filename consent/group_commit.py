@@ -4,16 +4,23 @@ is answered only after that transaction has committed.
 One commit (one WAL flush, one set of round trips) then serves every request that queued while the previous
 batch was being written. Nothing is acknowledged early: a request's future is resolved when its own batch
 is durable. Lives on one event loop (a uvicorn worker's); the write itself runs in a thread, one per batch.
+
+It also keeps the ledger checkpointed by policy (:meth:`ConsentRegistry.checkpoint_if_due`): after a batch
+(asked at most once a second) and on a timer while the worker lives, so uncovered events age at most
+``checkpoint_every_minutes``. A checkpoint is made off the write path, after the batch was answered.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from consent.errors import ConsentError
+
+_log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from consent.registry import ConsentRegistry
@@ -49,6 +56,9 @@ class GroupCommitter:
         self._queue: list[_Pending] = []
         self._writer: asyncio.Task[None] | None = None
         self._full = asyncio.Event()
+        self._checkpointing: asyncio.Task[None] | None = None
+        self._asked_at = 0.0
+        self._timer: asyncio.Task[None] | None = None
 
     async def append(self, request: EventRequest, key: str | None) -> ConsentEvent:
         pending = _Pending(request, key, asyncio.get_running_loop().create_future())
@@ -57,6 +67,8 @@ class GroupCommitter:
             self._full.set()
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._drain())
+        if self._timer is None and (self.registry.checkpoint_every_minutes or self.registry.checkpoint_every_events):
+            self._timer = asyncio.create_task(self._tick())
         # shield: a client that disconnects must not cancel a batch other requests are waiting on
         return await asyncio.shield(pending.future)
 
@@ -77,6 +89,29 @@ class GroupCommitter:
                     p.future.set_exception(p.error)
                 else:
                     p.future.set_result(p.event)  # type: ignore[arg-type]
+            self._checkpoint_soon()
+
+    def _checkpoint_soon(self, every: float = 1.0) -> None:
+        """Ask the registry for a checkpoint if due, in a thread, unless one is being asked or was just asked."""
+        loop = asyncio.get_running_loop()
+        if (self._checkpointing is not None and not self._checkpointing.done()) or loop.time() - self._asked_at < every:
+            return
+        self._asked_at = loop.time()
+        self._checkpointing = asyncio.create_task(self._checkpoint())
+
+    async def _checkpoint(self) -> None:
+        try:
+            await asyncio.to_thread(self.registry.checkpoint_if_due)
+        except Exception:  # a failed checkpoint is retried at the next ask; the appends were not affected
+            _log.exception("automatic checkpoint failed; it is retried after the next batch")
+
+    async def _tick(self) -> None:
+        """While the worker lives: ask every half a minute (or a quarter of the period, if shorter)."""
+        minutes = self.registry.checkpoint_every_minutes or 1.0
+        period = min(30.0, minutes * 60 / 4)
+        while True:
+            await asyncio.sleep(period)
+            self._checkpoint_soon(every=0.0)
 
     def _take(self) -> list[_Pending]:
         """Up to ``max_batch`` queued requests, at most one per idempotency key: a concurrent retry of a key

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from consent.checkpoints import Checkpoint
 from consent.settings import ConsentSettings
 from schemas.consent import CHOICES, GRANTS, Category, ConsentEvent, Enrolment, EventKind, purposes
 
@@ -119,8 +120,12 @@ _CONSENT_TYPE = {
 }
 
 
-def consent_receipt(event: ConsentEvent, settings: ConsentSettings) -> dict[str, Any]:
-    """The receipt of one change (Kantara CR v1.1 names; ISO/IEC TS 27560 state and withdrawal method)."""
+def consent_receipt(
+    event: ConsentEvent, settings: ConsentSettings, checkpoint: Checkpoint | None = None
+) -> dict[str, Any]:
+    """The receipt of one change (Kantara CR v1.1 names; ISO/IEC TS 27560 state and withdrawal method), with
+    the signed checkpoint that covers the event once one does (``ledgerCheckpoint``): with it a person can
+    show later that their choice was in the ledger the registry signed."""
     vocab = purposes()
     purpose_code = event.scope_purpose
     purpose = {
@@ -152,4 +157,4 @@ def consent_receipt(event: ConsentEvent, settings: ConsentSettings) -> dict[str,
         "effectiveTime": _iso(event),
         "withdrawalMethod": settings.withdrawal_method,
         "ledgerHash": event.hash,
-    }
+    } | ({"ledgerCheckpoint": checkpoint.receipt_view()} if checkpoint is not None else {})

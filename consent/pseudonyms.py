@@ -82,8 +82,8 @@ def normalise_identifier(national_id: str | None, local_id: str | None, institut
     raise IdentifierError("no identifier: give national_id, or local_id with an institution")
 
 
-def load_or_create_key(path: Path) -> bytes:
-    """Read the HMAC key, creating a random 32-byte key file with mode 0600 if there is none."""
+def load_or_create_key(path: Path, what: str = "pseudonym key") -> bytes:
+    """Read a key (the HMAC key, or ``what``), creating a random 32-byte key file with mode 0600 if there is none."""
     if not path.exists():
         # A directory we create for the key is private too: listing it reveals nothing either.
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -101,7 +101,7 @@ def load_or_create_key(path: Path) -> bytes:
             os.unlink(tmp)
     key = bytes.fromhex(path.read_text().strip())
     if len(key) < 32:
-        raise ValueError(f"pseudonym key file {path} holds fewer than 32 bytes; restore it from backup")
+        raise ValueError(f"{what} file {path} holds fewer than 32 bytes; restore it from its backup")
     return key
 
 

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import astuple, dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -27,6 +28,16 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from consent import audit, case_facts, pg_append
 from consent import tables as t
 from consent.audit import Actor
+from consent.checkpoints import (
+    DELTA,
+    HEADS,
+    Checkpoint,
+    Signer,
+    WitnessError,
+    checkpoint_due,
+    delta_hash,
+    read_witness,
+)
 from consent.database import bulk_insert, create_schema, make_engine
 from consent.decide import Use
 from consent.errors import ConsentError, IdempotencyConflict, NotFound
@@ -87,6 +98,8 @@ class VerifyResult:
     chains: int = 0
     first_break: ChainBreak | None = None
     checkpoint_problems: list[str] = field(default_factory=list)
+    checkpoints: int = 0
+    witnesses: int = 0  # witness files whose checkpoint this ledger still holds
 
     @property
     def ok(self) -> bool:
@@ -120,17 +133,35 @@ def _chunks(items: Sequence[Any], size: int = 5000) -> Iterable[Sequence[Any]]:
 class ConsentRegistry:
     """Pseudonymised subjects, their enrolments, the ledger of their choices and its current state."""
 
-    def __init__(self, engine: Engine, pseudonymiser: Pseudonymiser, policy: Policy | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        pseudonymiser: Pseudonymiser,
+        policy: Policy | None = None,
+        signer: Signer | None = None,
+        checkpoint_every_events: int = 0,
+        checkpoint_every_minutes: float = 0.0,
+    ) -> None:
         self.engine = engine
         self.pseudonymiser = pseudonymiser
         self.policy = policy or Policy()
+        self.signer = signer  # None: checkpoints are made unsigned (verify says so)
+        self.checkpoint_every_events = checkpoint_every_events
+        self.checkpoint_every_minutes = checkpoint_every_minutes
         create_schema(engine)
 
     @classmethod
     def from_settings(cls, settings: ConsentSettings) -> ConsentRegistry:
         engine = make_engine(settings.resolved_consent_database_url())
         key = load_or_create_key(settings.resolved_pseudonym_key_file())
-        return cls(engine, Pseudonymiser(key), policy_from_settings(settings))
+        return cls(
+            engine,
+            Pseudonymiser(key),
+            policy_from_settings(settings),
+            Signer.from_key_file(settings.resolved_checkpoint_key_file()),
+            settings.checkpoint_every_events,
+            settings.checkpoint_every_minutes,
+        )
 
     # --- dialect helpers ---------------------------------------------------------------------------
 
@@ -698,27 +729,107 @@ class ConsentRegistry:
     # --- verification and checkpoints --------------------------------------------------------------
 
     def checkpoint(self, conn: Connection | None = None, now: datetime | None = None) -> str:
-        """Hash every chain head (and the previous checkpoint) into a new checkpoint; return its hash."""
+        """Hash the heads of the chains that moved since the last checkpoint (and that checkpoint) into a new,
+        signed checkpoint; return its hash."""
+        made = self._make_checkpoint(conn, now, only_if_due=False)
+        assert made is not None
+        return made.hash
+
+    def checkpoint_if_due(self, now: datetime | None = None) -> Checkpoint | None:
+        """Make a checkpoint if the policy (every N events or M minutes) says one is due; decided under the
+        same lock that makes it, so several workers asking at once make one."""
+        if not (self.checkpoint_every_events or self.checkpoint_every_minutes):
+            return None
+        return self._make_checkpoint(None, now, only_if_due=True)
+
+    def _make_checkpoint(self, conn: Connection | None, now: datetime | None, only_if_due: bool) -> Checkpoint | None:
         if conn is None:
-            result: str = self._retrying(lambda c: self.checkpoint(c, now))
+            result: Checkpoint | None = self._retrying(lambda c: self._make_checkpoint(c, now, only_if_due))
             return result
+        moment = now or now_utc()
         if self.engine.dialect.name == "postgresql":
-            # No event may commit between reading the heads and recording max_event_id.
-            conn.execute(text("LOCK TABLE consent_events IN SHARE MODE"))
-        max_id = conn.execute(select(func.coalesce(func.max(t.events.c.id), 0))).scalar_one()
-        heads = self._heads_up_to(conn, int(max_id))
-        prev = conn.execute(select(t.checkpoints.c.hash).order_by(t.checkpoints.c.id.desc()).limit(1)).scalar()
-        digest = checkpoint_hash(heads, prev or "")
-        conn.execute(
-            t.checkpoints.insert().values(
-                created_at=format_instant(now or now_utc()),
-                max_event_id=int(max_id),
-                head_count=len(heads),
-                prev_hash=prev or "",
-                hash=digest,
-            )
+            # No event may commit between reading the heads and recording max_event_id, and no other
+            # checkpoint may be made meanwhile (this mode conflicts with inserts and with itself).
+            conn.execute(text("LOCK TABLE consent_events IN SHARE ROW EXCLUSIVE MODE"))
+        last = self._last_checkpoint(conn)
+        max_id = int(conn.execute(select(func.coalesce(func.max(t.events.c.id), 0))).scalar_one())
+        since = last.max_event_id if last else 0
+        if only_if_due:
+            last_at = parse_instant(last.created_at) if last else None
+            if not checkpoint_due(
+                max_id - since, last_at, moment, self.checkpoint_every_events, self.checkpoint_every_minutes
+            ):
+                return None
+        changed = self._heads_between(conn, since, max_id)
+        prev = last.hash if last else ""
+        made = Checkpoint(
+            id=0,
+            scheme=DELTA,
+            created_at=format_instant(moment),
+            max_event_id=max_id,
+            head_count=len(changed),
+            prev_hash=prev,
+            hash=delta_hash(changed, prev, max_id),
         )
-        return digest
+        if self.signer is not None:
+            made = self.signer.sign(made)
+        row = {k: v for k, v in made.__dict__.items() if k != "id"}
+        new_id = conn.execute(t.checkpoints.insert().values(**row).returning(t.checkpoints.c.id)).scalar_one()
+        return Checkpoint(**{**made.__dict__, "id": int(new_id)})
+
+    @staticmethod
+    def _as_checkpoint(row: Any) -> Checkpoint:
+        return Checkpoint(
+            id=row.id,
+            scheme=row.scheme or HEADS,
+            created_at=row.created_at,
+            max_event_id=row.max_event_id,
+            head_count=row.head_count,
+            prev_hash=row.prev_hash,
+            hash=row.hash,
+            signature=row.signature,
+            public_key=row.public_key,
+        )
+
+    def _last_checkpoint(self, conn: Connection) -> Checkpoint | None:
+        row = conn.execute(select(t.checkpoints).order_by(t.checkpoints.c.id.desc()).limit(1)).first()
+        return self._as_checkpoint(row) if row else None
+
+    def checkpoints(self) -> list[Checkpoint]:
+        with self.engine.connect() as conn:
+            return [self._as_checkpoint(r) for r in conn.execute(select(t.checkpoints).order_by(t.checkpoints.c.id))]
+
+    def latest_checkpoint(self) -> Checkpoint | None:
+        with self.engine.connect() as conn:
+            return self._last_checkpoint(conn)
+
+    def covering_checkpoint(self, event_id: str) -> Checkpoint | None:
+        """The first checkpoint that covers event ``event_id`` (None while none does yet)."""
+        with self.engine.connect() as conn:
+            position = conn.execute(select(t.events.c.id).where(t.events.c.event_id == event_id)).scalar()
+            if position is None:
+                return None
+            row = conn.execute(
+                select(t.checkpoints)
+                .where(t.checkpoints.c.max_event_id >= position)
+                .order_by(t.checkpoints.c.id)
+                .limit(1)
+            ).first()
+            return self._as_checkpoint(row) if row else None
+
+    @staticmethod
+    def _heads_between(conn: Connection, after_id: int, up_to_id: int) -> dict[str, tuple[int, str]]:
+        """The newest (seq, hash) of each chain with events in ``(after_id, up_to_id]`` (a primary-key range)."""
+        q = (
+            select(t.events.c.subject, t.events.c.seq, t.events.c.hash)
+            .where(t.events.c.id > after_id, t.events.c.id <= up_to_id)
+            .order_by(t.events.c.id)
+        )
+        heads: dict[str, tuple[int, str]] = {}
+        for subject, seq, head in conn.execute(q):
+            if subject not in heads or seq > heads[subject][0]:
+                heads[subject] = (seq, head)
+        return heads
 
     def _heads_up_to(self, conn: Connection, max_id: int) -> dict[str, tuple[int, str]]:
         inner = (
@@ -732,8 +843,9 @@ class ConsentRegistry:
         )
         return {s: (seq, h) for s, seq, h in conn.execute(q)}
 
-    def verify(self, who: Actor | None = None) -> VerifyResult:
-        """Check every hash chain and every checkpoint; name the first broken event (audited)."""
+    def verify(self, who: Actor | None = None, against: Sequence[Path] = ()) -> VerifyResult:
+        """Check every hash chain and every checkpoint, and that the ledger still holds the checkpoint of each
+        witness file in ``against``; name the first broken event (audited)."""
         self._retrying(lambda conn: self._audit(conn, who, "ledger.verify"))
         result = VerifyResult()
         with self.engine.connect() as conn:
@@ -751,19 +863,70 @@ class ConsentRegistry:
                 chain.append(event)
             if chain and result.first_break is None:
                 result.first_break = verify_chain(chain)
-            prev = ""
-            for cp in conn.execute(select(t.checkpoints).order_by(t.checkpoints.c.id)):
-                heads = self._heads_up_to(conn, cp.max_event_id)
-                if cp.prev_hash != prev:
-                    result.checkpoint_problems.append(f"checkpoint {cp.id}: previous checkpoint is missing or altered")
-                if checkpoint_hash(heads, cp.prev_hash) != cp.hash:
-                    result.checkpoint_problems.append(
-                        f"checkpoint {cp.id} ({cp.created_at}): chain heads differ from when it was taken "
-                        f"({len(heads)} chains now, {cp.head_count} then): "
-                        "events or whole chains were removed or altered"
-                    )
-                prev = cp.hash
+            self._verify_checkpoints(conn, result)
+            for path in against:
+                self._verify_witness(conn, path, result)
         return result
+
+    def _verify_checkpoints(self, conn: Connection, result: VerifyResult) -> None:
+        prev, previous_max, signed_seen = "", 0, False
+        own_key = self.signer.public_key if self.signer else None
+        for row in conn.execute(select(t.checkpoints).order_by(t.checkpoints.c.id)):
+            cp = self._as_checkpoint(row)
+            result.checkpoints += 1
+            if cp.prev_hash != prev:
+                result.checkpoint_problems.append(f"checkpoint {cp.id}: previous checkpoint is missing or altered")
+            if cp.scheme == HEADS:
+                heads = self._heads_up_to(conn, cp.max_event_id)
+                expected = checkpoint_hash(heads, cp.prev_hash)
+                now_count = len(heads)
+            else:
+                changed = self._heads_between(conn, previous_max, cp.max_event_id)
+                expected = delta_hash(changed, cp.prev_hash, cp.max_event_id)
+                now_count = len(changed)
+            if expected != cp.hash:
+                result.checkpoint_problems.append(
+                    f"checkpoint {cp.id} ({cp.created_at}): chain heads differ from when it was taken "
+                    f"({now_count} chains now, {cp.head_count} then): "
+                    "events or whole chains were removed or altered"
+                )
+            if cp.signature is not None or cp.public_key is not None:
+                signed_seen = True
+                if not cp.signature_ok():
+                    result.checkpoint_problems.append(
+                        f"checkpoint {cp.id} ({cp.created_at}): its signature does not hold (altered or forged)"
+                    )
+                elif own_key is not None and cp.public_key != own_key:
+                    result.checkpoint_problems.append(
+                        f"checkpoint {cp.id} ({cp.created_at}): signed by another key than this registry's "
+                        "checkpoint key; restore the key file that signed it"
+                    )
+            elif signed_seen:
+                result.checkpoint_problems.append(
+                    f"checkpoint {cp.id} ({cp.created_at}): unsigned after signed checkpoints "
+                    "(not made by this registry)"
+                )
+            prev, previous_max = cp.hash, cp.max_event_id
+
+    def _verify_witness(self, conn: Connection, path: Path, result: VerifyResult) -> None:
+        try:
+            witness = read_witness(path)
+        except WitnessError as exc:
+            result.checkpoint_problems.append(str(exc))
+            return
+        row = conn.execute(select(t.checkpoints).where(t.checkpoints.c.hash == witness.hash)).first()
+        if row is None or row.max_event_id != witness.max_event_id:
+            newest = int(conn.execute(select(func.coalesce(func.max(t.events.c.id), 0))).scalar_one())
+            result.checkpoint_problems.append(
+                f"witness {path}: the checkpoint of {witness.created_at} (events up to {witness.max_event_id}) is "
+                f"not in this ledger (it now ends at event {newest}): the ledger was cut back or replaced "
+                "after that checkpoint was exported; restore it from a backup taken after that time"
+            )
+        elif self.signer is not None and witness.public_key != self.signer.public_key:
+            result.checkpoint_problems.append(
+                f"witness {path}: signed by another key than this registry's checkpoint key"
+            )
+        result.witnesses += 1
 
     # --- withdrawal notices ------------------------------------------------------------------------
 

@@ -23,6 +23,16 @@ class ConsentSettings(BaseSettings):
     pseudonym_key_file: Path | None = Field(
         default=None, description="HMAC key for pseudonyms; default <data_dir>/keys/pseudonym.key (0600)"
     )
+    checkpoint_key_file: Path | None = Field(
+        default=None,
+        description="Ed25519 key that signs ledger checkpoints; default <data_dir>/keys/checkpoint.key (0600)",
+    )
+    checkpoint_every_events: int = Field(
+        default=10_000, ge=0, description="make a checkpoint once this many events are uncovered (0: off)"
+    )
+    checkpoint_every_minutes: float = Field(
+        default=10.0, ge=0, description="make a checkpoint when uncovered events are this old (0: off)"
+    )
     steward_token: str | None = Field(
         default=None, description="bearer token for steward routes; with none set those routes are off (503)"
     )
@@ -53,3 +63,6 @@ class ConsentSettings(BaseSettings):
 
     def resolved_pseudonym_key_file(self) -> Path:
         return self.pseudonym_key_file or self.data_dir / "keys" / "pseudonym.key"
+
+    def resolved_checkpoint_key_file(self) -> Path:
+        return self.checkpoint_key_file or self.data_dir / "keys" / "checkpoint.key"

@@ -114,6 +114,9 @@ checkpoints = Table(
     Column("head_count", Integer, nullable=False),
     Column("prev_hash", HEX, nullable=False),
     Column("hash", HEX, nullable=False),
+    Column("scheme", String(16), nullable=True),  # None: heads-v1, made before checkpoints were signed
+    Column("signature", String(128), nullable=True),
+    Column("public_key", HEX, nullable=True),
 )
 
 access_codes = Table(

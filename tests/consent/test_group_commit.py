@@ -26,6 +26,9 @@ class HeldRegistry:
         self.release = threading.Event()
         self.batches: list[int] = []
 
+    def __getattr__(self, name: str) -> Any:  # the checkpoint policy and the rest of the registry
+        return getattr(self.registry, name)
+
     def append(self, requests: Sequence[EventRequest], keys: Sequence[str | None]) -> list[ConsentEvent]:
         if not self.batches:
             self.inside.set()
@@ -148,3 +151,22 @@ def test_a_request_that_finds_the_writer_idle_is_written_at_once_despite_the_lin
 
     events = asyncio.run(one_after_another())
     assert held.batches == [1, 1] and [e.seq for e in events] == [1, 1]
+
+
+def test_the_committer_makes_a_checkpoint_once_the_policy_says_one_is_due(registry: ConsentRegistry) -> None:
+    registry.checkpoint_every_events, registry.checkpoint_every_minutes = 3, 0
+    subjects = _subjects(registry, 3)
+    committer = GroupCommitter(registry)
+
+    async def scenario() -> None:
+        for s in subjects:
+            await committer.append(EventRequest(subject=s, kind=EventKind.NOTICE_SENT, effective_at=T0), None)
+            await asyncio.sleep(1.1)  # the committer asks at most once a second
+        for _ in range(100):  # the checkpoint is made off the write path: wait for it (bounded)
+            if registry.latest_checkpoint() is not None:
+                break
+            await asyncio.sleep(0.05)
+
+    asyncio.run(scenario())
+    made = registry.latest_checkpoint()
+    assert made is not None and made.max_event_id == 3 and made.signature_ok()
