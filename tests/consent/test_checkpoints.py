@@ -71,7 +71,8 @@ def test_checkpoints_are_signed_and_verify_checks_the_signatures(registry: Conse
 
 
 def test_a_checkpoint_is_made_automatically_once_due(settings: ConsentSettings) -> None:
-    registry = ConsentRegistry.from_settings(settings.model_copy(update={"checkpoint_every_events": 3, "checkpoint_every_minutes": 0}))
+    policy = {"checkpoint_every_events": 3, "checkpoint_every_minutes": 0}
+    registry = ConsentRegistry.from_settings(settings.model_copy(update=policy))
     try:
         subjects = [_enrol(registry, n) for n in range(1, 4)]
         registry.append([_notice(subjects[0]), _notice(subjects[1])])
