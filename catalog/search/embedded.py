@@ -46,9 +46,12 @@ from catalog.search.terms import Terms, document_concepts, load_terms
 from catalog.search.text import analyse, normalise, pieces
 
 SCHEMA_VERSION = "1"
-#: bm25 weights of the FTS columns t, tb, k, kb, d, db, ct, cd: title above keywords above
-#: description; vocabulary concepts well below the literal words of the same field.
-WEIGHTS = (10.0, 10.0, 5.0, 5.0, 1.0, 1.0, 2.5, 0.5)
+#: bm25 weights of the FTS columns t, tb, k, kb, d, db, ct, cd. FTS5 pools a phrase's
+#: weighted hits over the columns before saturating, so equal text weights are textbook BM25
+#: over the whole record; title 10 / keywords 5 / description 1 scored the English judged set
+#: below BM25 (nDCG@10 0.683 vs 0.707; equal weights 0.709, bilingual sets 0.962 / 0.966 vs
+#: 0.960 / 0.971). Vocabulary concepts stay well below the literal words.
+WEIGHTS = (1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.3, 0.1)
 _FTS_COLUMNS = "t, tb, k, kb, d, db, ct, cd"
 #: When fewer records than this have every word of a query, records having some of the
 #: words follow them (a researcher would rather see near misses than nothing).

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from catalog.search.document import build_document
+from catalog.search.embedded import EmbeddedIndex
 from catalog.search.index import SearchIndex
 from catalog.search.query import SearchQuery
 from catalog.search.tantivy_backend import TantivyIndex
@@ -17,9 +18,10 @@ CORPUS = english_corpus.records()
 JUDGED = english_corpus.judged(CORPUS)
 
 
-@pytest.fixture(scope="module")
-def english_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SearchIndex]:
-    index = TantivyIndex.open(tmp_path_factory.mktemp("english") / "search")
+@pytest.fixture(scope="module", params=["tantivy", "sqlite"])
+def english_index(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SearchIndex]:
+    where = tmp_path_factory.mktemp("english") / "search"
+    index: SearchIndex = TantivyIndex.open(where) if request.param == "tantivy" else EmbeddedIndex.open(where)
     index.upsert([build_document(ds, guid) for guid, ds in english_corpus.datasets(CORPUS).items()])
     yield index
     index.close()

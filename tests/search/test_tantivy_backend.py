@@ -110,3 +110,48 @@ def test_search_never_fails_on_any_string(index: TantivyIndex, q: str) -> None:
 @given(prefix=st.text(max_size=100))
 def test_suggest_never_fails(index: TantivyIndex, prefix: str) -> None:
     assert len(index.suggest(prefix)) <= 10
+
+
+def _indexed(tmp_path: Path, records: dict[str, tuple[str, str]]) -> TantivyIndex:
+    index = TantivyIndex.open(tmp_path / "search")
+    index.upsert(
+        [build_document(Dataset(title={"en": t}, description={"en": d}), guid) for guid, (t, d) in records.items()]
+    )
+    return index
+
+
+def test_a_record_about_the_query_that_lacks_one_word_ranks_above_passing_mentions(tmp_path: Path) -> None:
+    # Twelve records hold every word once, in passing; the one about exactly this lacks
+    # "recordings". The all-words ranking listed it 13th, after every passing mention.
+    filler = " ".join(f"clause{i} of the survey protocol" for i in range(12))
+    passing = {
+        f"p{i}": (f"Hospital survey {i}", f"{filler} recordings sleep apnea polysomnography were not collected")
+        for i in range(12)
+    }
+    other = {f"o{i}": (f"Traffic counts {i}", "Vehicle counts on roads, hourly.") for i in range(60)}
+    about = {
+        "about": (
+            "Polysomnography of obstructive sleep apnea",
+            "Overnight polysomnography of adults with sleep apnea; polysomnography scored for apnea events.",
+        )
+    }
+    index = _indexed(tmp_path, {**passing, **other, **about})
+    res = index.search(SearchQuery(q="sleep apnea polysomnography recordings", limit=10))
+    assert res.hits[0].guid == "about"
+    assert res.total == 13  # records with some clause; the unrelated ones are not matched
+    index.close()
+
+
+def test_with_everything_else_alike_more_of_the_query_ranks_first(tmp_path: Path) -> None:
+    index = _indexed(
+        tmp_path,
+        {
+            "both": ("Coral reef survey", "Transects of coral and reef fish."),
+            "coral": ("Coral survey", "Transects of coral and coral fish."),
+            "reef": ("Reef survey", "Transects of reef and reef fish."),
+            **{f"x{i}": (f"Weather {i}", "Hourly station data.") for i in range(20)},
+        },
+    )
+    guids = [h.guid for h in index.search(SearchQuery(q="coral reef")).hits]
+    assert guids[0] == "both" and sorted(guids[1:]) == ["coral", "reef"]
+    index.close()
