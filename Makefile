@@ -30,7 +30,7 @@ pytest: install
 	$(VENV)/bin/pytest
 
 browser:
-	@bash scripts/ensure-chromium.sh
+	@bash scripts/ensure-browser-tools.sh
 
 ## make bench: every benchmark, each figure printed beside its same-run baseline
 bench: install

@@ -6,6 +6,7 @@ and turns known exceptions into JSON errors with a code and a human message.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 
@@ -14,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
+from catalog.api.auth import bearer_principal, closed, install_page_refusals, install_sessions
 from catalog.context import Context, open_context
 from catalog.settings import Settings, get_settings
 from catalog.store import Conflict, NotFound, StoreError
@@ -32,6 +34,7 @@ _ROUTER_MODULES: list[str] = [
     "catalog.api.consent_mount",
     "catalog.api.ckan_action",
     "catalog.api.oai_provider",
+    "catalog.web.account",
     "catalog.web.steward",
     "catalog.web.fair_page",
     "catalog.web.pages",  # catch-all page routes: keep last
@@ -51,10 +54,15 @@ def create_app(settings: Settings | None = None, context: Context | None = None)
         redoc_url=None,
     )
     app.state.ctx = ctx
+    # Consent routes authenticate bearer tokens through this (``consent`` never imports ``catalog``).
+    app.state.bearer_principal = functools.partial(bearer_principal, ctx)
+    app.state.auth_closed = functools.partial(closed, ctx)
     for name in _ROUTER_MODULES:
         module = importlib.import_module(name)
         module.router_setup(app, ctx) if hasattr(module, "router_setup") else app.include_router(module.router)
     _install_error_handlers(app)
+    install_page_refusals(app)
+    install_sessions(app, settings)
     return app
 
 

@@ -21,6 +21,7 @@ _COMMAND_MODULES = [
     "catalog.commands.search",
     "catalog.commands.consent",
     "catalog.commands.backup",
+    "catalog.commands.users",
 ]
 
 for _name in _COMMAND_MODULES:

@@ -25,6 +25,15 @@ class Settings(ConsentSettings):
     search_index_path: str | None = Field(default=None, description="embedded index location")
     elasticsearch_url: str | None = None
     elasticsearch_index: str = "fairgate-datasets"
+    session_idle_minutes: int = Field(
+        default=30, ge=1, le=24 * 60, description="a signed-in browser is signed out after this much inactivity"
+    )
+    session_secret: str | None = Field(
+        default=None, description="key that signs session cookies; default a file <data_dir>/keys/session.key"
+    )
+    session_key_file: str | None = Field(default=None, description="where the session key lives (0600)")
+    allow_registration: bool = Field(default=True, description="researchers may create their own accounts")
+    max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1024, description="largest accepted upload")
     catalog_title_en: str = "fairgate health data catalog"
     catalog_title_zh: str = "fairgate 健康資料目錄"
     oai_admin_email: str = Field(default="catalog-admin@localhost", description="adminEmail of OAI-PMH Identify")
@@ -46,6 +55,9 @@ class Settings(ConsentSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'catalog.db').as_posix()}"
+
+    def resolved_session_key_file(self) -> str:
+        return self.session_key_file or (self.data_dir / "keys" / "session.key").as_posix()
 
     def resolved_search_index_path(self) -> str:
         return self.search_index_path or (self.data_dir / "search").as_posix()

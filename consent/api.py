@@ -1,6 +1,7 @@
 """Steward REST routes of the consent registry (``router``, mounted by the app under ``/api/consent``).
 
-Every route needs the steward bearer token from settings (503 when none is configured, 401 when wrong).
+Every route needs a steward's bearer token: a personal API token or the settings' bootstrap token
+(503 when nothing is configured, 401 when missing or wrong, 403 without the steward role).
 Thin: each route calls :class:`consent.registry.ConsentRegistry` like the CLI does. ``POST /events`` is the
 hot path (many clients appending at once): it checks the token itself and parses and answers JSON in one
 step each, instead of going through FastAPI's dependency and model machinery per request.
@@ -12,6 +13,7 @@ import asyncio
 import secrets
 import threading
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -29,6 +31,7 @@ from consent.interchange import consent_receipt, fhir_consents
 from consent.registry import ConsentRegistry
 from consent.release import create_release, manifest_of
 from consent.settings import ConsentSettings
+from schemas.accounts import BOOTSTRAP_STEWARD, Principal, Role
 from schemas.consent import (
     AuditEntry,
     ConsentEvent,
@@ -101,39 +104,76 @@ def _error(status_code: int, code: str, message: str, headers: dict[str, str] | 
     return HTTPException(status_code, detail={"code": code, "message": message}, headers=headers)
 
 
-def check_steward(settings: ConsentSettings, authorization: str | None) -> None:
-    """Bearer token check (constant-time); with no token configured the routes stay closed (503), never open."""
-    if not settings.steward_token:
-        raise _error(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            "steward_token_not_configured",
-            "consent routes are closed: no steward token is configured. Set FAIRGATE_STEWARD_TOKEN "
-            "(user accounts arrive with the portal).",
-        )
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not secrets.compare_digest(token.encode(), settings.steward_token.encode()):
+_STEWARD_ROLES = frozenset({Role.STEWARD, Role.ADMIN})
+BearerLookup = Callable[[str], Principal | None]
+
+
+def check_steward(request: Request, settings: ConsentSettings) -> Principal:
+    """The caller's principal, who must be a steward (or admin). An app that serves these routes gives
+    ``app.state.bearer_principal`` (personal tokens and the bootstrap token) and ``app.state.auth_closed``;
+    served alone, the settings' token is the only credential. Nothing configured: closed (503), never open."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    token = token.strip() if scheme.lower() == "bearer" else ""
+    lookup: BearerLookup | None = getattr(request.app.state, "bearer_principal", None)
+    principal: Principal | None = None
+    if lookup is None:
+        if not settings.steward_token:
+            raise _error(
+                503,
+                "auth_not_configured",
+                "consent routes are closed: no steward token is configured; set FAIRGATE_STEWARD_TOKEN",
+            )
+        if token and secrets.compare_digest(token.encode(), settings.steward_token.encode()):
+            principal = BOOTSTRAP_STEWARD
+    elif token:
+        principal = lookup(token)
+    if principal is None:
+        closed: Callable[[], bool] | None = getattr(request.app.state, "auth_closed", None)
+        if lookup is not None and closed is not None and closed():
+            raise _error(
+                503,
+                "auth_not_configured",
+                "consent routes are closed: no account and no steward token are configured. Create the first "
+                "admin with `fairgate user add EMAIL --role admin`, or set FAIRGATE_STEWARD_TOKEN for scripts",
+            )
         raise _error(
             status.HTTP_401_UNAUTHORIZED,
             "unauthorised",
-            "send the steward token as 'Authorization: Bearer <token>'",
+            "send a steward's personal API token (or the bootstrap steward token) as 'Authorization: Bearer <token>'",
             {"WWW-Authenticate": "Bearer"},
         )
+    if not principal.has_any(_STEWARD_ROLES):
+        raise _error(403, "forbidden", "consent routes need the steward or admin role; ask an admin to grant it")
+    return principal
 
 
-async def require_steward(
-    settings: Annotated[ConsentSettings, Depends(get_consent_settings)],
-    authorization: Annotated[str | None, Header()] = None,
-) -> None:
-    """The token check as a dependency: every route but ``POST /events`` (which calls it itself) has it."""
-    check_steward(settings, authorization)
+class _StewardGuard:
+    """The check as a dependency (``.roles`` tells the route walk test what it needs). Every route but
+    ``POST /events`` (which calls :func:`check_steward` itself) has it."""
+
+    roles = _STEWARD_ROLES
+
+    def __call__(
+        self, request: Request, settings: Annotated[ConsentSettings, Depends(get_consent_settings)]
+    ) -> Principal:
+        principal = check_steward(request, settings)
+        request.state.consent_principal = principal
+        return principal
 
 
-async def acting_steward(response: Response, x_request_id: Annotated[str | None, Header()] = None) -> Actor:
-    """The audited identity of a request: the steward token, with the client's correlation id when it is
-    a UUID or long hex (else one of ours); echoed back as ``X-Request-ID``."""
+require_steward = _StewardGuard()
+
+
+async def acting_steward(
+    request: Request, response: Response, x_request_id: Annotated[str | None, Header()] = None
+) -> Actor:
+    """The audited identity of a request: the principal's actor (``user:…``, ``token:…`` or
+    ``steward-token``), with the client's correlation id when it is a UUID or long hex (else one of ours);
+    echoed back as ``X-Request-ID``."""
     request_id = accepted_request_id(x_request_id)
     response.headers["X-Request-ID"] = request_id
-    return Actor("steward", request_id)
+    principal: Principal | None = getattr(request.state, "consent_principal", None)
+    return Actor(principal.actor if principal is not None else "steward", request_id)
 
 
 router = APIRouter(tags=["consent"])
@@ -194,7 +234,7 @@ def _invalid(errors: list[Any]) -> RequestValidationError:
 async def record_event(request: Request, settings: Settings) -> Response:
     """Append one event; a retry with the same ``Idempotency-Key`` returns the original event. Answered
     after the commit (shared with concurrent requests: group commit)."""
-    check_steward(settings, request.headers.get("authorization"))
+    check_steward(request, settings)
     key = request.headers.get("idempotency-key")
     if key is not None and len(key) > _IDEMPOTENCY_KEY_MAX:
         raise _invalid(

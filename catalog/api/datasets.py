@@ -9,17 +9,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from catalog.api.steward_auth import require_steward
+from catalog.api.auth import Steward, audit
 from catalog.context import Context
 from catalog.store import Revision, StoredDataset
 from schemas import Dataset
 
 router = APIRouter(prefix="/api/datasets", tags=["datasets"])
 
-Steward = Annotated[str, Depends(require_steward)]
 
 
 def _ctx(request: Request) -> Context:
@@ -154,17 +153,18 @@ def get_dataset(request: Request, guid: str) -> JSONResponse:
     return _record_response(_ctx(request).store.get(guid))
 
 
-@router.post("", status_code=201, summary="Create a dataset (steward token required)")
+@router.post("", status_code=201, summary="Create a dataset (steward role required)")
 def create_dataset(
     request: Request,
     dataset: Dataset,
-    actor: Steward,
+    who: Steward,
     reason: Annotated[str | None, Query(description="why, kept in the revision history")] = None,
 ) -> JSONResponse:
     if dataset.guid:
         raise _invalid("guid", "the store assigns GUIDs on create; leave guid out, or PUT to update that GUID")
     store = _ctx(request).store
-    result = store.save(dataset, actor=actor, activity="create", reason=reason)
+    result = store.save(dataset, actor=who.actor, activity="create", reason=reason)
+    audit(request, who, "dataset.create", result.guid)
     stored = store.get(result.guid)
     return _record_response(stored, 201, Location=f"/api/datasets/{guid_path(result.guid)}")
 
@@ -174,7 +174,7 @@ def update_dataset(
     request: Request,
     guid: str,
     dataset: Dataset,
-    actor: Steward,
+    who: Steward,
     if_match: Annotated[str | None, Header(description='ETag of the revision you edited, e.g. "3"')] = None,
     expected_revision: Annotated[int | None, Query(ge=1)] = None,
     reason: Annotated[str | None, Query(description="why, kept in the revision history")] = None,
@@ -195,11 +195,12 @@ def update_dataset(
     store.get(guid)  # 404 before anything else: PUT never creates
     result = store.save(
         dataset.model_copy(update={"guid": guid}),
-        actor=actor,
+        actor=who.actor,
         activity="edit",
         reason=reason,
         expected_revision=expected,
     )
+    audit(request, who, "dataset.edit", guid, detail={"status": result.status})
     stored = store.get(guid)
     response = _record_response(stored, 200)
     response.headers["X-Fairgate-Save-Status"] = result.status
@@ -210,7 +211,7 @@ def update_dataset(
 def delete_dataset(
     request: Request,
     guid: str,
-    actor: Steward,
+    who: Steward,
     reason: Annotated[str, Query(min_length=1, description="why it is withdrawn; shown to everyone")],
     if_match: Annotated[str | None, Header()] = None,
 ) -> Response:
@@ -226,6 +227,7 @@ def delete_dataset(
                 "reload it and decide again",
             },
         )
-    store.tombstone(guid, reason=reason, actor=actor)
+    store.tombstone(guid, reason=reason, actor=who.actor)
+    audit(request, who, "dataset.tombstone", guid, detail={"reason": reason})
     stored = store.get(guid)
     return JSONResponse(record_json(stored), status_code=200, headers={"ETag": etag(stored.revision)})

@@ -1,6 +1,6 @@
 """Harvest REST API: sources, runs, record errors and duplicate links under ``/api/harvest``.
 
-Reading is open; registering and running sources needs the steward bearer token. A run
+Reading is open; registering and running sources needs the steward role (a bearer token). A run
 started over the API runs to completion inside the request and answers its summary.
 """
 
@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
-from catalog.api.steward_auth import require_steward
+from catalog.api.auth import Steward, audit
 from catalog.context import Context
 from catalog.harvest import HarvestService, SourceBusy
 
@@ -46,8 +46,10 @@ def list_sources(request: Request) -> dict[str, Any]:
 
 
 @router.post("/sources", status_code=201)
-def add_source(body: NewSource, request: Request, _actor: str = Depends(require_steward)) -> dict[str, Any]:
-    return harvest_service(request).add_source(body.kind, body.url, name=body.name, options=body.options).as_dict()
+def add_source(body: NewSource, request: Request, who: Steward) -> dict[str, Any]:
+    added = harvest_service(request).add_source(body.kind, body.url, name=body.name, options=body.options)
+    audit(request, who, "harvest.source.add", body.name, detail={"kind": body.kind, "url": body.url})
+    return added.as_dict()
 
 
 @router.get("/sources/{name}")
@@ -62,9 +64,10 @@ def list_runs(name: str, request: Request, limit: int = 20) -> dict[str, Any]:
 
 @router.post("/sources/{name}/runs")
 def start_run(
-    name: str, request: Request, body: RunRequest | None = None, _actor: str = Depends(require_steward)
+    name: str, request: Request, who: Steward, body: RunRequest | None = None
 ) -> dict[str, Any]:
     body = body or RunRequest()
+    audit(request, who, "harvest.run", name, detail={"full": body.full, "force": body.force})
     try:
         return harvest_service(request).run(name, full=body.full, force=body.force).as_dict()
     except SourceBusy as exc:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, engine_from_config, pool
 
-import catalog.tables  # noqa: F401  (registers the tables on Base.metadata)
+import catalog.accounts.tables
+import catalog.tables  # noqa: F401
 from catalog.db import Base
 
 config = context.config

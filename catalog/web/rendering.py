@@ -17,6 +17,7 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from catalog.api.auth import csrf_token, session_principal
 from catalog.api.datasets import guid_path
 from catalog.web.i18n import (
     HTML_LANG,
@@ -156,9 +157,12 @@ def render(
     """Render template ``name`` in the request's language; remember an explicit ``?lang=`` choice."""
     lang = request_language(request)
     settings = request.app.state.ctx.settings
+    viewer = session_principal(request)
     values = {
         "request": request,
         "lang": lang,
+        "viewer": viewer,
+        "viewer_csrf": csrf_token(request) if viewer is not None else "",
         "site_title": settings.catalog_title_zh if lang == "zh-Hant" else settings.catalog_title_en,
         **(context or {}),
     }

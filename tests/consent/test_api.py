@@ -45,7 +45,7 @@ def test_routes_are_closed_with_503_when_no_steward_token_is_configured(settings
     with TestClient(app_for(closed)) as c:
         response = c.get("/api/consent/report", headers=TOKEN)
     assert response.status_code == 503
-    assert response.json()["detail"]["code"] == "steward_token_not_configured"
+    assert response.json()["detail"]["code"] == "auth_not_configured"
     assert "FAIRGATE_STEWARD_TOKEN" in response.json()["detail"]["message"]
 
 

@@ -125,3 +125,99 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+PASSWORD = "correct horse battery"
+
+
+def add_user(ctx: Context, email: str, *roles: str, password: str = PASSWORD, institution: str = "NTU") -> int:
+    """An account straight in the accounts service; returns its id."""
+    from catalog.api.auth import accounts_of
+
+    return accounts_of(ctx).add_user(email, email.split("@")[0], roles, password=password, institution=institution).id
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token a rendered form carries."""
+    marker = 'name="csrf" value="'
+    start = html.index(marker) + len(marker)
+    return html[start : html.index('"', start)]
+
+
+def sign_in(client: TestClient, email: str, password: str = PASSWORD, next: str = "/account") -> Any:
+    """Sign ``client`` in through the real form (its CSRF token first); returns the POST's response."""
+    page = client.get("/sign-in")
+    return client.post(
+        "/sign-in",
+        data={"csrf": csrf_of(page.text), "email": email, "password": password, "next": next},
+        follow_redirects=False,
+    )
+
+
+@pytest.fixture
+def steward_client(client: TestClient, ctx: Context) -> TestClient:
+    """``client`` signed in as a steward (steward@ntu.edu.tw)."""
+    add_user(ctx, "steward@ntu.edu.tw", "steward")
+    assert sign_in(client, "steward@ntu.edu.tw").status_code == 303
+    return client
+
+
+# --- real headless Chromium (Debian's), and axe-core injected into it ------------------------------
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+#: Where `make test` (scripts/ensure-browser-tools.sh) installs axe-core from the npm registry.
+AXE_SCRIPT = Path(__file__).resolve().parents[2] / ".venv" / "node" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path: str) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    """axe-core's script, to inject into pages under test."""
+    if not AXE_SCRIPT.is_file():
+        from tests.conftest import skip_or_fail
+
+        skip_or_fail(f"axe-core not installed at {AXE_SCRIPT} (run `make test`, which installs it with npm)")
+    return AXE_SCRIPT.read_text(encoding="utf-8")
+
+
+def axe_violations(page: Any, axe_source: str) -> list[str]:
+    """Every axe-core violation on the page as it is now (WCAG 2.1 A and AA and best practices)."""
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.add_script_tag(content=axe_source)
+    result = page.evaluate(
+        "async () => await axe.run(document, {runOnly: {type: 'tag', "
+        "values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}})"
+    )
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+        for v in result["violations"]
+    ]

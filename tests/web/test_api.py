@@ -119,7 +119,7 @@ def test_update_based_on_the_current_revision_creates_the_next_revision(
     revisions = client.get(f"/api/datasets/{guid}/revisions").json()["revisions"]
     assert [(r["number"], r["actor"], r["reason"]) for r in revisions] == [
         (1, "test", None),
-        (2, "steward", "typo"),
+        (2, "steward-token", "typo"),
     ]
 
 

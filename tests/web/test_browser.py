@@ -11,38 +11,6 @@ from tests.web.conftest import LiveServer
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture(scope="module")
-def browser(chromium_path: str) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
-
 
 def test_the_home_page_shows_the_25_sample_datasets(page: Any, live_server: LiveServer) -> None:
     page.goto(live_server.url + "/")
@@ -115,7 +83,7 @@ def test_searching_and_ticking_a_facet_narrow_the_list(page: Any, live_server: L
 
 @pytest.fixture(scope="module")
 def steward_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """A real server with a steward token configured (the shared live server has none)."""
+    """A real server of its own (stewards are added to it per test)."""
     from catalog.context import open_context
     from tests.web.conftest import free_port, make_settings, start_server
 
@@ -133,21 +101,23 @@ def steward_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSer
 def test_a_steward_signs_in_registers_a_folder_and_runs_it(
     page: Any, steward_server: LiveServer, tmp_path: Any
 ) -> None:
-    from tests.web.conftest import TOKEN
+    from tests.web.conftest import PASSWORD, add_user
 
+    add_user(steward_server.ctx, "steward@ntu.edu.tw", "steward")
     folder = tmp_path / "descriptions"
     folder.mkdir()
     (folder / "good.csv").write_text("id,title_zh,title_en\nknee-mr,膝關節磁振造影,Knee MRI\n", encoding="utf-8")
     (folder / "broken.yaml").write_text("title: [unclosed\n", encoding="utf-8")
 
-    page.goto(steward_server.url + "/")
-    page.get_by_role("link", name="Steward").click()
-    page.wait_for_url("**/steward/sign-in?next=/steward/harvest")
-    page.fill("#token", "not the token")
-    page.get_by_role("button", name="Steward sign-in").click()
-    assert "not the steward token" in page.locator("#sign-in-error").inner_text()
-    page.fill("#token", TOKEN)
-    page.get_by_role("button", name="Steward sign-in").click()
+    page.goto(steward_server.url + "/steward/harvest")
+    page.wait_for_url("**/sign-in?next=%2Fsteward%2Fharvest")
+    page.fill("#f-email", "steward@ntu.edu.tw")
+    page.fill("#f-password", "not the password")
+    page.get_by_role("button", name="Sign in").click()
+    assert "password is wrong" in page.locator("#sign-in-error").inner_text()
+    page.fill("#f-email", "steward@ntu.edu.tw")
+    page.fill("#f-password", PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/steward/harvest")
     assert page.locator("#no-sources").is_visible()
 

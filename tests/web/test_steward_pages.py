@@ -1,4 +1,5 @@
-"""The steward's harvest pages: closed without a token, sign-in, forms guarded, runs and failed records shown."""
+"""The steward's harvest pages: closed to anyone but a signed-in steward, forms guarded by CSRF, runs and
+failed records shown."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from catalog.app import create_app
-from tests.web.conftest import TOKEN, make_settings
+from catalog.context import Context
+from tests.web.conftest import add_user, csrf_of, sign_in
 
 
 def _folder(tmp_path: Path) -> Path:
@@ -18,51 +19,29 @@ def _folder(tmp_path: Path) -> Path:
     return folder
 
 
-def _csrf(html: str) -> str:
-    marker = 'name="csrf" value="'
-    start = html.index(marker) + len(marker)
-    return html[start : html.index('"', start)]
-
-
-def _signed_in(client: TestClient) -> None:
-    r = client.post("/steward/sign-in", data={"token": TOKEN, "next": "/steward/harvest"}, follow_redirects=False)
-    assert r.status_code == 303 and r.headers["location"] == "/steward/harvest"
-    cookie = r.headers["set-cookie"]
-    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/steward" in cookie
-    assert TOKEN not in cookie  # the cookie is derived from the token, never the token
-
-
-def test_with_no_token_configured_the_steward_pages_are_off(tmp_path: Path) -> None:
-    with TestClient(create_app(make_settings(tmp_path, steward_token=None))) as client:
-        for path in ("/steward/harvest", "/steward/sign-in"):
-            r = client.get(path, headers={"accept": "text/html"})
-            assert r.status_code == 503 and "FAIRGATE_STEWARD_TOKEN" in r.text
-        r = client.post("/steward/sign-in", data={"token": ""})
-        assert r.status_code == 503
-
-
-def test_pages_need_a_session_and_a_wrong_token_is_refused(client: TestClient) -> None:
+def test_pages_send_a_browser_without_a_session_to_sign_in_and_back(client: TestClient) -> None:
     r = client.get("/steward/harvest", follow_redirects=False)
-    assert r.status_code == 303 and r.headers["location"] == "/steward/sign-in?next=/steward/harvest"
-    r = client.post("/steward/sign-in", data={"token": "wrong", "next": "/steward/harvest"}, follow_redirects=False)
-    assert r.status_code == 401 and "FAIRGATE_STEWARD_TOKEN" in r.text and "set-cookie" not in r.headers
-    client.cookies.set("fairgate_steward", "forged", path="/steward")
+    assert r.status_code == 303 and r.headers["location"] == "/sign-in?next=%2Fsteward%2Fharvest"
+    client.cookies.set("fairgate_session", "forged")
     assert client.get("/steward/harvest", follow_redirects=False).status_code == 303
+    # The old token sign-in page now leads to the account sign-in.
+    assert client.get("/steward/sign-in", follow_redirects=False).headers["location"].startswith("/sign-in")
 
 
-def test_sign_in_never_redirects_off_site(client: TestClient) -> None:
-    for target in ("https://evil.example/", "//evil.example/steward/", "/"):
-        r = client.post("/steward/sign-in", data={"token": TOKEN, "next": target}, follow_redirects=False)
-        assert r.headers["location"] == "/steward/harvest"
+def test_a_researcher_is_refused_the_steward_pages(client: TestClient, ctx: Context) -> None:
+    add_user(ctx, "researcher@tmu.edu.tw", "researcher")
+    assert sign_in(client, "researcher@tmu.edu.tw").status_code == 303
+    r = client.get("/steward/harvest?lang=en")
+    assert r.status_code == 403 and "Data steward" in r.text
 
 
-def test_a_steward_adds_a_source_runs_it_and_sees_the_failed_record(client: TestClient, tmp_path: Path) -> None:
-    _signed_in(client)
+def test_a_steward_adds_a_source_runs_it_and_sees_the_failed_record(steward_client: TestClient, tmp_path: Path) -> None:
+    client = steward_client
     page = client.get("/steward/harvest")
     assert page.status_code == 200 and 'id="no-sources"' in page.text
-    csrf = _csrf(page.text)
+    csrf = csrf_of(page.text)
 
-    # A form without the page's hidden value is refused even with a valid session.
+    # A form without the session's CSRF token is refused even with a valid session.
     forged = client.post("/steward/harvest/sources", data={"kind": "local", "url": "/tmp", "name": "x"})
     assert forged.status_code == 403 and "重新載入頁面" in forged.text  # default interface language
 
@@ -93,11 +72,15 @@ def test_a_steward_adds_a_source_runs_it_and_sees_the_failed_record(client: Test
     assert client.get("/steward/harvest/nope").status_code == 404
 
 
-def test_signing_out_ends_the_session(client: TestClient) -> None:
-    _signed_in(client)
-    assert client.get("/steward/harvest").status_code == 200
-    r = client.post("/steward/sign-out", follow_redirects=False)
+def test_signing_out_ends_the_session_on_the_server(steward_client: TestClient) -> None:
+    client = steward_client
+    page = client.get("/steward/harvest")
+    assert page.status_code == 200
+    kept = dict(client.cookies)  # a copy of the cookie, as an attacker who stole it would keep it
+    r = client.post("/sign-out", data={"csrf": csrf_of(page.text)}, follow_redirects=False)
     assert r.status_code == 303
-    client.cookies.clear()  # what the browser does with the expired cookie it was sent
-    assert 'fairgate_steward=""' in r.headers["set-cookie"] or "Max-Age=0" in r.headers["set-cookie"]
+    assert client.get("/steward/harvest", follow_redirects=False).status_code == 303
+    client.cookies.clear()
+    for name, value in kept.items():
+        client.cookies.set(name, value)
     assert client.get("/steward/harvest", follow_redirects=False).status_code == 303
