@@ -50,8 +50,8 @@ def _operations(app: Any) -> list[Operation]:
     for rc in iter_route_contexts(app.routes):
         if not isinstance(rc.original_route, APIRoute):
             continue
-        for method in rc.methods - {"HEAD"}:
-            found.append(Operation(method, rc.path_format, rc.include_in_schema, _guard_roles(rc.dependant)))
+        for method in (rc.methods or set()) - {"HEAD"}:
+            found.append(Operation(method, rc.path_format or "", rc.include_in_schema, _guard_roles(rc.dependant)))
     return found
 
 
