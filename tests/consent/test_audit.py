@@ -60,7 +60,7 @@ def test_every_api_look_up_of_a_person_is_audited_with_the_steward_and_the_reque
         response = client.get(f"/api/consent/subjects/{s}/{path}", headers={**TOKEN, "X-Request-ID": request_id})
         assert response.status_code == 200 and response.headers["x-request-id"] == request_id
         (entry,) = [e for e in registry.audit_log(subject=s) if e.action == action]
-        assert (entry.actor, entry.subject, entry.request_id) == ("steward", s, request_id)
+        assert (entry.actor, entry.subject, entry.request_id) == ("steward-token", s, request_id)
     decisions = [e for e in registry.audit_log(subject=s) if e.action == "subject.decisions"]
     assert decisions[0].purpose == "DUO:0000042"
 
@@ -82,7 +82,7 @@ def test_a_release_is_audited_in_the_same_commit_and_its_manifest_and_audit_read
     by_action = {e.action: e for e in registry.audit_log() if e.release_id == release_id}
     assert set(by_action) == {"release.create", "release.manifest", "withdrawals.list", "release.audit"}
     created = by_action["release.create"]
-    assert (created.actor, created.dataset, created.purpose) == ("steward", DATASET, "DUO:0000006")
+    assert (created.actor, created.dataset, created.purpose) == ("steward-token", DATASET, "DUO:0000006")
     assert by_action["release.audit"].actor == "auditor"
     with registry.engine.connect() as conn:
         stored = conn.execute(select(t.releases.c.created_at).where(t.releases.c.release_id == release_id)).scalar()
@@ -131,7 +131,7 @@ def test_the_audit_route_filters_by_subject_and_time_and_is_itself_audited(
     assert [(r["action"], r["subject"]) for r in rows] == [("subject.events", subjects[1])]
     later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
     assert client.get("/api/consent/audit", params={"since": later}, headers=TOKEN).json() == []
-    assert registry.audit_log(action="audit.read")[0].actor == "steward"
+    assert registry.audit_log(action="audit.read")[0].actor == "steward-token"
     assert client.get("/api/consent/audit", params={"subject": "A123456789"}, headers=TOKEN).status_code == 422
 
 
