@@ -694,6 +694,8 @@ def _maybe_json(value: Any) -> Any:
 def _extras_dict(extras: Any) -> dict[str, Any]:
     if isinstance(extras, dict):
         return dict(extras)
+    if extras is not None and not isinstance(extras, list):
+        raise ValueError(f"'extras' must be a list of {{key, value}} objects, not {type(extras).__name__}")
     out: dict[str, Any] = {}
     for item in extras or []:
         if isinstance(item, dict) and "key" in item:
