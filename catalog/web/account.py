@@ -138,7 +138,9 @@ def register(
     for name, value in form.items():
         if not value.strip():
             errors[name] = t("field_required", lang)
-    if password != password_again:
+    if not password:
+        errors["password"] = t("field_required", lang)
+    elif password != password_again:
         errors["password_again"] = t("passwords_differ", lang)
     if not errors:
         try:
@@ -231,6 +233,8 @@ async def add_user(request: Request) -> Response:
     values = {k: str(form.get(k, "")) for k in ("email", "display_name", "institution")}
     roles = [str(r) for r in form.getlist("roles")]
     errors: dict[str, str] = {k: t("field_required", lang) for k in ("email", "display_name") if not values[k].strip()}
+    if not str(form.get("password", "")):
+        errors["password"] = t("field_required", lang)
     if not errors:
         try:
             account = accounts(request).add_user(
