@@ -64,7 +64,8 @@ class CkanServer:
     """A CKAN action API over a list of packages: package_search with rows/start/sort/fq.
 
     Faults for tests: ``fail_starts`` pages answer HTTP 500 every time; ``truncate_starts``
-    pages answer truncated JSON; ``slow_starts`` pages answer after ``delay`` seconds.
+    pages answer truncated JSON; ``slow_starts`` pages answer after ``delay`` seconds. The ``*_once``
+    faults strike a page's first request only (a transient error that a retry gets past).
     """
 
     packages: list[dict[str, Any]]
@@ -72,6 +73,8 @@ class CkanServer:
     truncate_starts: set[int] = field(default_factory=set)
     slow_starts: set[int] = field(default_factory=set)
     delay: float = 2.0
+    fail_once_starts: set[int] = field(default_factory=set)
+    slow_once_starts: set[int] = field(default_factory=set)
     requests: list[dict[str, Any]] = field(default_factory=list)
 
     def __call__(self, method: str, path: str, query: dict[str, str], body: bytes) -> tuple[int, str, bytes]:
@@ -82,6 +85,12 @@ class CkanServer:
         start, rows = int(params.get("start", 0)), int(params.get("rows", 10))
         if start in self.fail_starts:
             return 500, "text/html", b"<html>Internal Server Error</html>"
+        if start in self.fail_once_starts:
+            self.fail_once_starts.discard(start)
+            return 500, "text/html", b"<html>Internal Server Error</html>"
+        if start in self.slow_once_starts:
+            self.slow_once_starts.discard(start)
+            time.sleep(self.delay)
         if start in self.slow_starts:
             time.sleep(self.delay)
         found = list(self.packages)
