@@ -87,18 +87,21 @@ def _env(data_dir: Path, consent_url: str) -> dict[str, str]:
 def _start(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     """``fairgate serve --workers 2`` in a process group of its own; returns once both workers answer."""
     fairgate = Path(sys.executable).with_name("fairgate")
+    log = Path(env["FAIRGATE_DATA_DIR"]) / "serve.log"
     server = subprocess.Popen(
         [str(fairgate), "serve", "--workers", "2", "--port", str(port)],
         env=env,
         cwd=env["FAIRGATE_DATA_DIR"],
         start_new_session=True,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=log.open("ab"),
     )
     deadline = time.monotonic() + STARTUP
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise RuntimeError(f"fairgate serve exited with {server.returncode} while starting")
+            raise RuntimeError(
+                f"fairgate serve exited with {server.returncode} while starting: {log.read_text()[-3000:]}"
+            )
         listening = 0
         for child in psutil.Process(server.pid).children(recursive=True):
             with contextlib.suppress(psutil.NoSuchProcess):
