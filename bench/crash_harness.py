@@ -161,8 +161,8 @@ def _prepare(data_dir: Path, consent_url: str) -> list[str]:
     return subjects
 
 
-def _clients(port: int, subjects: list[str], stop: threading.Event, clients: int) -> list[str]:
-    acknowledged: list[str] = []
+def _clients(port: int, subjects: list[str], stop: threading.Event, clients: int, acknowledged: list[str]) -> None:
+    """``clients`` threads appending until ``stop``; each 2xx-acknowledged event id is added to ``acknowledged``."""
     lock = threading.Lock()
 
     def client(k: int) -> None:
@@ -191,7 +191,6 @@ def _clients(port: int, subjects: list[str], stop: threading.Event, clients: int
     stop.wait()
     for thread in threads:
         thread.join()
-    return acknowledged
 
 
 def _half_written(registry: ConsentRegistry) -> int:
@@ -227,9 +226,12 @@ def run_once(consent_url: str, work: Path, rng: random.Random, clients: int = 32
     server = _start(env, port)
     stop = threading.Event()
     acknowledged: list[str] = []
-    collector = threading.Thread(target=lambda: acknowledged.extend(_clients(port, subjects, stop, clients)))
+    collector = threading.Thread(target=_clients, args=(port, subjects, stop, clients, acknowledged))
     collector.start()
-    killed_after = rng.uniform(0.5, 3.0)
+    deadline = time.monotonic() + STARTUP
+    while not acknowledged and time.monotonic() < deadline:  # the kill must come while answers are flowing
+        time.sleep(0.01)
+    killed_after = rng.uniform(0.1, 2.5)  # seconds after the first acknowledgement
     time.sleep(killed_after)
     _kill_group(server)  # SIGKILL to the whole group, mid-request
     stop.set()
@@ -286,7 +288,7 @@ def run(kind: str, runs: int, pg_url: str, seed: int, clients: int = 32, quiet: 
         outcomes.append(outcome)
         if not quiet:
             print(
-                f"{kind} run {i + 1:2d}: killed after {outcome.killed_after:.2f} s, "
+                f"{kind} run {i + 1:2d}: killed {outcome.killed_after:.2f} s after the first ack, "
                 f"acknowledged {outcome.acknowledged}, "
                 f"found {outcome.found}, lost {outcome.lost}, verify {'ok' if outcome.verify_ok else 'FAILED'}, "
                 f"half-written {outcome.half_written} (of 1 release, {outcome.notices} withdrawal notices)",

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
+from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 
 from catalog.api.auth import Steward, audit
@@ -137,7 +138,12 @@ def list_datasets(
 
 
 @router.get("/{guid:path}/revisions/{number}", summary="One revision of a dataset, with its content then")
-def get_revision(request: Request, guid: str, number: int) -> dict[str, Any]:
+def get_revision(
+    request: Request,
+    guid: str,
+    # Bounded: a number beyond any database integer reached the driver and answered 500 (found by schemathesis).
+    number: Annotated[int, PathParam(ge=1, le=2**31 - 1, description="revision number, from 1")],
+) -> dict[str, Any]:
     rev = _ctx(request).store.revision(guid, number)
     return {"guid": guid, **_revision_json(rev, with_dataset=True)}
 
