@@ -6,9 +6,11 @@ and turns known exceptions into JSON errors with a code and a human message.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import logging
+from collections.abc import AsyncIterator
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -45,6 +47,7 @@ def create_app(settings: Settings | None = None, context: Context | None = None)
     settings = settings or (context.settings if context else get_settings())
     ctx = context or open_context(settings)
     app = FastAPI(
+        lifespan=_background_work,
         title="fairgate",
         description="FAIR catalog of health datasets and dynamic-consent registry",
         version="0.1.0",
@@ -64,6 +67,24 @@ def create_app(settings: Settings | None = None, context: Context | None = None)
     install_page_refusals(app)
     install_sessions(app, settings)
     return app
+
+
+@contextlib.asynccontextmanager
+async def _background_work(app: FastAPI) -> AsyncIterator[None]:
+    """Work that runs beside the requests while the app serves: the harvest scheduler."""
+    from catalog.api.harvest import harvest_service_of
+    from catalog.harvest.background import Scheduler
+
+    ctx: Context = app.state.ctx
+    scheduler = None
+    if ctx.settings.harvest_scheduler_seconds > 0:
+        scheduler = Scheduler(harvest_service_of(ctx), ctx.settings.harvest_scheduler_seconds)
+        scheduler.start()
+    try:
+        yield
+    finally:
+        if scheduler is not None:
+            scheduler.stop()
 
 
 def _error(status: int, code: str, message: str, **extra: object) -> JSONResponse:
@@ -86,16 +107,13 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ValidationError)
     async def _invalid(_: Request, exc: ValidationError) -> JSONResponse:
         problems = [
-            {"field": ".".join(str(p) for p in e["loc"]), "reason": e["msg"]}
-            for e in exc.errors(include_input=False)
+            {"field": ".".join(str(p) for p in e["loc"]), "reason": e["msg"]} for e in exc.errors(include_input=False)
         ]
         return _error(422, "invalid", "the record is not valid; fix every listed field", problems=problems)
 
     @app.exception_handler(RequestValidationError)
     async def _bad_request(_: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [
-            {"field": ".".join(str(p) for p in e["loc"]), "reason": e["msg"]} for e in exc.errors()
-        ]
+        problems = [{"field": ".".join(str(p) for p in e["loc"]), "reason": e["msg"]} for e in exc.errors()]
         return _error(422, "invalid_request", "the request is not valid; fix every listed field", problems=problems)
 
     @app.exception_handler(Exception)

@@ -32,7 +32,10 @@ class RunRequest(BaseModel):
 
 def harvest_service(request: Request) -> HarvestService:
     """The app's harvest service (shared by the API and the steward pages)."""
-    ctx: Context = request.app.state.ctx
+    return harvest_service_of(request.app.state.ctx)
+
+
+def harvest_service_of(ctx: Context) -> HarvestService:
     service = ctx.extensions.get("harvest")
     if not isinstance(service, HarvestService):
         service = HarvestService(ctx.store)

@@ -221,6 +221,25 @@ class HarvestService:
         with self._sessions() as s:
             return self._info(s, self._row(s, name))
 
+    def set_schedule(self, name: str, schedule: str | None) -> SourceInfo:
+        """Give a source a schedule (``daily 02:00``, ``hourly``, ``every 30 minutes``) or none."""
+        from catalog.harvest.schedule import parse_schedule
+
+        text = None
+        if schedule and schedule.strip():
+            try:
+                text = parse_schedule(schedule).text
+            except ValueError as exc:
+                raise StoreError(str(exc)) from exc
+        with self._sessions.begin() as s:
+            row = self._row(s, name)
+            options = dict(row.options or {})
+            options.pop("schedule", None)
+            if text:
+                options["schedule"] = text
+            row.options = options
+        return self.source(name)
+
     def remove_source(self, name: str) -> None:
         """Forget a source's bookkeeping; its records stay in the catalog."""
         with self._sessions.begin() as s:

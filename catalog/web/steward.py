@@ -15,8 +15,9 @@ from fastapi.responses import RedirectResponse, Response
 
 from catalog.api.auth import STEWARD_ROLES, audit, csrf_token, page_form, page_steward
 from catalog.api.harvest import harvest_service
-from catalog.harvest import SourceBusy
+from catalog.harvest.background import start_run as start_background_run
 from catalog.store import NotFound, StoreError
+from catalog.web.i18n import request_language, t
 from catalog.web.rendering import render
 
 router = APIRouter(prefix="/steward", include_in_schema=False)
@@ -80,6 +81,17 @@ def add_source(
 @router.get("/harvest/{name}")
 def source_page(request: Request, name: str, run: int | None = None) -> Response:
     page_steward(request)
+    return _source_page(request, name, run)
+
+
+def _source_page(
+    request: Request,
+    name: str,
+    run: int | None = None,
+    schedule_error: str | None = None,
+    schedule_text: str | None = None,
+    status_code: int = 200,
+) -> Response:
     service = harvest_service(request)
     try:
         info = service.source(name)
@@ -88,8 +100,15 @@ def source_page(request: Request, name: str, run: int | None = None) -> Response
     runs = service.runs(name, limit=20)
     shown = next((r for r in runs if r.run_id == run), runs[0] if runs else None)
     errors = service.errors(run_id=shown.run_id) if shown is not None else []
-    values = {"source": info, "runs": runs, "shown": shown, "errors": errors}
-    return _page(request, "steward_source.html", values)
+    values = {
+        "source": info,
+        "runs": runs,
+        "shown": shown,
+        "errors": errors,
+        "schedule_error": schedule_error,
+        "schedule_text": schedule_text if schedule_text is not None else info.options.get("schedule", ""),
+    }
+    return _page(request, "steward_source.html", values, status_code)
 
 
 @router.post("/harvest/{name}/runs")
@@ -97,11 +116,31 @@ def start_run(request: Request, name: str, csrf: str = Form(""), mode: str = For
     who = page_form(request, csrf, *STEWARD_ROLES)
     service = harvest_service(request)
     try:
-        # Runs inside the request, like the API: the page comes back with the run's summary.
-        audit(request, who, "harvest.run", name, detail={"mode": mode})
-        summary = service.run(name, full=mode != "incremental")
+        info = service.source(name)
     except NotFound as exc:
         return render(request, "error.html", {"status": 404, "message": str(exc)}, status_code=404)
-    except SourceBusy as exc:
-        return render(request, "error.html", {"status": 409, "message": str(exc)}, status_code=409)
-    return RedirectResponse(f"/steward/harvest/{quote(name)}?run={summary.run_id}", status_code=303)
+    if info.running:
+        return render(
+            request,
+            "error.html",
+            {"status": 409, "message": t("source_busy", request_language(request))},
+            status_code=409,
+        )
+    audit(request, who, "harvest.run", name, detail={"mode": mode})
+    # The run goes on outside the request; the source page follows it until it ends.
+    start_background_run(service, name, full=mode != "incremental")
+    return RedirectResponse(f"/steward/harvest/{quote(name)}?started=1", status_code=303)
+
+
+@router.post("/harvest/{name}/schedule")
+def set_schedule(request: Request, name: str, csrf: str = Form(""), schedule: str = Form("")) -> Response:
+    who = page_form(request, csrf, *STEWARD_ROLES)
+    service = harvest_service(request)
+    try:
+        info = service.set_schedule(name, schedule)
+    except NotFound as exc:
+        return render(request, "error.html", {"status": 404, "message": str(exc)}, status_code=404)
+    except StoreError as exc:
+        return _source_page(request, name, schedule_error=str(exc), schedule_text=schedule, status_code=400)
+    audit(request, who, "harvest.schedule", name, detail={"schedule": info.options.get("schedule")})
+    return RedirectResponse(f"/steward/harvest/{quote(name)}", status_code=303)

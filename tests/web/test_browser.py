@@ -128,7 +128,10 @@ def test_a_steward_signs_in_registers_a_folder_and_runs_it(
     form.get_by_role("button").click()
     page.wait_for_url("**/steward/harvest/stewards")
     page.locator("#run-form").get_by_role("button").click()
-    page.wait_for_url("**/steward/harvest/stewards?run=*")
+    page.wait_for_url("**/steward/harvest/stewards?started=1")
+    # The page refreshes itself (no JavaScript) until the background run has ended.
+    page.locator("#runs .badge").first.wait_for()
+    page.wait_for_function("() => !document.querySelector('#run-progress')", timeout=60_000)
     row = page.locator("#runs tbody tr").first
     assert row.locator(".badge").inner_text() == "succeeded"
     assert page.locator("#errors tbody tr").count() == 1
