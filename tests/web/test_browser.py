@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 
 from tests.web.conftest import LiveServer
 
@@ -130,8 +131,15 @@ def test_a_steward_signs_in_registers_a_folder_and_runs_it(
     page.locator("#run-form").get_by_role("button").click()
     page.wait_for_url("**/steward/harvest/stewards?started=1")
     # The page refreshes itself (no JavaScript) until the background run has ended.
-    page.locator("#runs .badge").first.wait_for()
-    page.wait_for_function("() => !document.querySelector('#run-progress')", timeout=60_000)
+    for _ in range(240):  # a bound on waiting only (up to 2 minutes on a loaded machine)
+        page.wait_for_load_state()
+        try:
+            if page.locator("#runs .badge").count() and not page.locator("#run-progress").count():
+                break
+        except PlaywrightError:  # the page refreshed while we looked
+            pass
+        page.wait_for_timeout(500)
+    assert not page.locator("#run-progress").count(), "the background run did not end"
     row = page.locator("#runs tbody tr").first
     assert row.locator(".badge").inner_text() == "succeeded"
     assert page.locator("#errors tbody tr").count() == 1
