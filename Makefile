@@ -21,7 +21,7 @@ run: install
 test: install browser lint typecheck pytest
 
 lint: install
-	$(VENV)/bin/ruff check catalog schemas consent harvesters tests bench
+	$(VENV)/bin/ruff check catalog schemas consent harvesters access tests bench
 
 typecheck: install
 	$(VENV)/bin/mypy
