@@ -36,6 +36,7 @@ _ROUTER_MODULES: list[str] = [
     "catalog.api.consent_mount",
     "catalog.api.ckan_action",
     "catalog.api.oai_provider",
+    "catalog.api.applications",
     "catalog.web.account",
     "catalog.web.steward",
     "catalog.web.fair_page",

@@ -35,7 +35,7 @@ from consent.release_filter import (
     filter_current,
     filter_release,
 )
-from schemas.consent import REFUSALS, ReleaseManifest, format_instant, purposes, utc
+from schemas.consent import REFUSALS, ReleaseManifest, ReleaseProject, format_instant, purposes, utc
 
 UNKNOWN = "unknown_case"
 
@@ -170,8 +170,11 @@ def create_release(
     modifiers: list[str] | None = None,
     guid_prefix: str = "dg.TW01",
     who: Actor | None = None,
+    project: ReleaseProject | None = None,
 ) -> ReleaseManifest:
     """Filter ``cases`` by consent now, write the release files and keep its manifest forever.
+
+    ``project`` (the access application's title, institution, purpose and period) goes into the manifest.
 
     The audit row (``release.create``) commits in the same transaction as the manifest."""
     code, mods = _validate(registry, application, dataset, purpose, modifiers or [], active_until)
@@ -208,6 +211,7 @@ def create_release(
         output_file=files.released.name,
         output_sha256=_sha256(files.released),
         pseudonym_scheme=PSEUDONYM_SCHEME,
+        project=project,
     )
     files.manifest.write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
     _store(registry, manifest, covering, permitted, at, who or Actor.process())

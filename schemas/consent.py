@@ -250,6 +250,18 @@ class ReleaseRequest(BaseModel):
     case_ids: list[str]
 
 
+class ReleaseProject(BaseModel):
+    """The approved access application a release serves, as the data-subject portal shows it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    title: str
+    institution: str
+    purpose_text: str = ""
+    starts_on: date
+    ends_on: date
+
+
 class ReleaseManifest(BaseModel):
     """Kept forever: enough to reproduce and audit the release."""
 
@@ -275,6 +287,7 @@ class ReleaseManifest(BaseModel):
             "hmac-sha256-128)"
         ),
     )
+    project: ReleaseProject | None = Field(default=None, description="the access application released for")
 
 
 class WithdrawalNotice(BaseModel):

@@ -1,0 +1,521 @@
+"""REST API for access applications (``/api/applications``): a thin layer over ``access.commands``.
+
+Each route authenticates with a role guard, folds the application from its events, runs one command
+and appends what it emits. Researchers act on their own applications; reviewers review and decide;
+stewards record the agreement and release through the consent registry. Every read of an application
+and every download is audited. No rule lives here: refusals come from ``access.rules`` word for word.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import pyarrow as pa
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from access import commands, rules
+from access.commands import Refused
+from access.store import Conflict, EventStore, NotFound
+from access.workdays import CalendarGap
+from catalog.api.auth import STEWARD, audit, require
+from catalog.context import Context
+from consent.api import registry_for
+from consent.errors import ConsentError
+from consent.release import create_release
+from schemas.access import (
+    Application,
+    ApplicationForm,
+    ChangeKind,
+    Criterion,
+    Decision,
+    Event,
+    Person,
+    Status,
+)
+from schemas.accounts import Principal, Role
+from schemas.consent import ReleaseProject
+
+router = APIRouter(prefix="/api/applications", tags=["applications"])
+
+RESEARCHER = require(Role.RESEARCHER)
+REVIEWER = require(Role.REVIEWER)
+ANYONE = require()  # any signed-in principal; what they see is narrowed below
+Researcher = Annotated[Principal, Depends(RESEARCHER)]
+Reviewer = Annotated[Principal, Depends(REVIEWER)]
+Steward = Annotated[Principal, Depends(STEWARD)]
+Anyone = Annotated[Principal, Depends(ANYONE)]
+_OVERSEERS = frozenset({Role.REVIEWER, Role.STEWARD, Role.ADMIN})
+
+
+def _ctx(request: Request) -> Context:
+    ctx: Context = request.app.state.ctx
+    return ctx
+
+
+def _events(request: Request) -> EventStore:
+    ctx = _ctx(request)
+    store = ctx.extensions.get("access_events")
+    if not isinstance(store, EventStore):
+        store = ctx.extensions["access_events"] = EventStore(ctx.store.engine)
+    return store
+
+
+def identity(who: Principal) -> str:
+    """The applicant identity of a principal: its user (a token acts as its user)."""
+    return f"user:{who.user_id}" if who.user_id is not None else who.actor
+
+
+def now() -> datetime:
+    return datetime.now().astimezone()
+
+
+def _refusal(exc: Exception) -> HTTPException:
+    if isinstance(exc, NotFound):
+        return HTTPException(404, detail={"code": "not_found", "message": str(exc)})
+    if isinstance(exc, Conflict):
+        return HTTPException(409, detail={"code": "conflict", "message": str(exc)})
+    if isinstance(exc, Refused):
+        return HTTPException(409, detail={"code": "rule", "message": exc.message, "problems": exc.problems})
+    if isinstance(exc, CalendarGap):
+        return HTTPException(503, detail={"code": "calendar_gap", "message": str(exc)})
+    if isinstance(exc, ConsentError):
+        return HTTPException(422, detail={"code": exc.code, "message": str(exc)})
+    raise exc
+
+
+def _visible(app: Application, who: Principal) -> bool:
+    return who.has_any(_OVERSEERS) or app.applicant == identity(who)
+
+
+def _notices(request: Request, app: Application, who: Principal) -> list[str]:
+    """The consent registry's withdrawal notices for this application's releases."""
+    if not app.releases:
+        return []
+    registry = registry_for(_ctx(request).settings)
+    from consent.audit import Actor
+
+    actor = Actor(who.actor)
+    return [n.notice_id for r in app.releases for n in registry.withdrawal_notices(r.release_id, False, actor)]
+
+
+def view(app: Application, on: date, notices: list[str] | None = None) -> dict[str, Any]:
+    """The API shape of an application: its folded state, its status today, deadlines and obligations."""
+    return {
+        **app.model_dump(mode="json", exclude={"reviews"}),
+        "reviews": [r.model_dump(mode="json") for r in app.reviews],
+        "status_today": rules.status_as_of(app, on).value,
+        "correction_deadline": str(d) if (d := rules.correction_deadline(app)) else None,
+        "reports_due": [str(d) for d in rules.reports_due(app, on)],
+        "withdrawal_notices": notices or [],
+        "obligations": [o.message for o in rules.obligations(app, on, notices or [])],
+        "links": {"self": f"/api/applications/{app.id}", "events": f"/api/applications/{app.id}/events"},
+    }
+
+
+def _act(
+    request: Request, who: Principal, application_id: str, action: str, command: Callable[[Application], list[Event]]
+) -> dict[str, Any]:
+    try:
+        app = _events(request).act(application_id, command)
+    except (NotFound, Conflict, Refused, ConsentError, CalendarGap) as exc:
+        raise _refusal(exc) from None
+    audit(request, who, f"application.{action}", application_id)
+    return view(app, now().date())
+
+
+def _others(request: Request, applicant: str) -> list[Application]:
+    return _events(request).applications(applicant)
+
+
+def _blocking(request: Request, who: Principal, applicant: str) -> list[str]:
+    on = now().date()
+    apps = _others(request, applicant)
+    notices = {a.id: _notices(request, a, who) for a in apps}
+    return rules.blocking_reasons(apps, on, notices)
+
+
+# --- reading ---------------------------------------------------------------------------------------
+
+
+@router.get("")
+def list_applications(
+    request: Request,
+    who: Anyone,
+    state: Status | None = None,
+    dataset: str | None = None,
+    institution: str | None = None,
+    overdue: bool = False,
+) -> list[dict[str, Any]]:
+    """Your applications; reviewers and stewards see every one, filtered by state, dataset, institution,
+    or (``overdue=true``) those with an unmet obligation today."""
+    on = now().date()
+    store = _events(request)
+    apps = store.applications() if who.has_any(_OVERSEERS) else store.applications(identity(who))
+    if state is not None:
+        apps = [a for a in apps if rules.status_as_of(a, on) is state]
+    if dataset:
+        apps = [a for a in apps if dataset in a.datasets]
+    if institution:
+        apps = [a for a in apps if institution.casefold() in a.form.institution.casefold()]
+    if overdue:
+        apps = [a for a in apps if rules.obligations(a, on, _notices(request, a, who))]
+    audit(request, who, "application.list", "")
+    return [view(a, on) for a in apps]
+
+
+@router.get("/{application_id}")
+def get_application(application_id: str, request: Request, who: Anyone) -> dict[str, Any]:
+    try:
+        app = _events(request).get(application_id)
+    except NotFound as exc:
+        raise _refusal(exc) from None
+    if not _visible(app, who):
+        raise _refusal(NotFound(f"no application {application_id!r}; list yours at /api/applications"))
+    audit(request, who, "application.read", application_id)
+    return view(app, now().date(), _notices(request, app, who))
+
+
+@router.get("/{application_id}/events")
+def get_events(application_id: str, request: Request, who: Anyone) -> list[dict[str, Any]]:
+    """The whole history, oldest first: every step, who took it and when."""
+    store = _events(request)
+    history = store.history(application_id)
+    if not history or not _visible(store.get(application_id), who):
+        raise _refusal(NotFound(f"no application {application_id!r}; list yours at /api/applications"))
+    audit(request, who, "application.history", application_id)
+    return [e.model_dump(mode="json") for e in history]
+
+
+# --- the researcher --------------------------------------------------------------------------------
+
+
+class NewApplication(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    datasets: list[str] = Field(min_length=1)
+    form: ApplicationForm | None = None
+
+
+@router.post("", status_code=201)
+def create(body: NewApplication, request: Request, who: Researcher) -> dict[str, Any]:
+    """Open a draft application for one or more datasets (refused while earlier projects owe something)."""
+    me = identity(who)
+    at = now()
+    app_id = f"A-{uuid.uuid4().hex[:12]}"
+    try:
+        events = commands.create(app_id, me, who.institution, body.datasets, at, _blocking(request, who, me))
+        store = _events(request)
+        app = store.create(events)
+        if body.form is not None:
+            form = body.form
+            app = store.act(app_id, lambda a: commands.save_draft(a, me, form, at))
+    except (Refused, Conflict, CalendarGap) as exc:
+        raise _refusal(exc) from None
+    audit(request, who, "application.create", app_id)
+    return view(app, at.date())
+
+
+@router.put("/{application_id}/draft")
+def save_draft(application_id: str, form: ApplicationForm, request: Request, who: Researcher) -> dict[str, Any]:
+    me = identity(who)
+    return _act(request, who, application_id, "draft", lambda a: commands.save_draft(a, me, form, now()))
+
+
+@router.post("/{application_id}/submit")
+def submit(application_id: str, request: Request, who: Researcher) -> dict[str, Any]:
+    """Submit; refused with the reason while 3 of your applications run or an obligation is unmet."""
+    me = identity(who)
+    others = _others(request, me)
+    blocking = _blocking(request, who, me)
+    return _act(request, who, application_id, "submit", lambda a: commands.submit(a, me, now(), others, blocking))
+
+
+@router.post("/{application_id}/resubmit")
+def resubmit(application_id: str, form: ApplicationForm, request: Request, who: Researcher) -> dict[str, Any]:
+    me = identity(who)
+    return _act(request, who, application_id, "resubmit", lambda a: commands.resubmit(a, me, form, now()))
+
+
+class ChangeBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: ChangeKind
+    personnel: list[Person] = Field(default_factory=list)
+    fields: list[str] = Field(default_factory=list)
+    files: list[str] = Field(default_factory=list)
+    reason: str = ""
+
+
+@router.post("/{application_id}/changes")
+def request_change(application_id: str, body: ChangeBody, request: Request, who: Researcher) -> dict[str, Any]:
+    me = identity(who)
+    return _act(
+        request,
+        who,
+        application_id,
+        "change",
+        lambda a: commands.request_change(
+            a, me, body.kind, now(), body.personnel, body.fields, body.files, body.reason
+        ),
+    )
+
+
+class ExtensionBody(BaseModel):
+    months: int
+
+
+@router.post("/{application_id}/extension")
+def extend(application_id: str, body: ExtensionBody, request: Request, who: Researcher) -> dict[str, Any]:
+    me = identity(who)
+    return _act(request, who, application_id, "extend", lambda a: commands.extend(a, me, body.months, now()))
+
+
+class ReportBody(BaseModel):
+    text: str
+
+
+@router.post("/{application_id}/reports")
+def file_report(application_id: str, body: ReportBody, request: Request, who: Researcher) -> dict[str, Any]:
+    me = identity(who)
+    return _act(request, who, application_id, "report", lambda a: commands.file_report(a, me, body.text, now()))
+
+
+class PublicationBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str
+    published_on: date
+    acknowledges_source: bool
+    reference: str = ""
+    deposited_on: date | None = None
+
+
+@router.post("/{application_id}/publications")
+def register_publication(
+    application_id: str, body: PublicationBody, request: Request, who: Researcher
+) -> dict[str, Any]:
+    me = identity(who)
+    return _act(
+        request,
+        who,
+        application_id,
+        "publication",
+        lambda a: commands.register_publication(
+            a, me, now(), body.title, body.published_on, body.acknowledges_source, body.reference, body.deposited_on
+        ),
+    )
+
+
+@router.post("/{application_id}/withdrawals/{notice_id}/acknowledge")
+def acknowledge_withdrawal(application_id: str, notice_id: str, request: Request, who: Researcher) -> dict[str, Any]:
+    me = identity(who)
+    return _act(
+        request,
+        who,
+        application_id,
+        "withdrawal.acknowledge",
+        lambda a: commands.acknowledge_withdrawal(a, me, notice_id, _notices(request, a, who), now()),
+    )
+
+
+class DestructionBody(BaseModel):
+    statement: str = ""
+
+
+@router.post("/{application_id}/destruction")
+def confirm_destruction(
+    application_id: str, body: DestructionBody, request: Request, who: Researcher
+) -> dict[str, Any]:
+    me = identity(who)
+    return _act(
+        request,
+        who,
+        application_id,
+        "destruction",
+        lambda a: commands.confirm_destruction(a, me, now(), body.statement),
+    )
+
+
+def _release_dir(request: Request, app: Application, index: int) -> Path:
+    return Path(_ctx(request).settings.data_dir) / "releases" / "applications" / app.id / str(index)
+
+
+@router.get("/{application_id}/releases/{number}/{part}")
+def download(application_id: str, number: int, part: str, request: Request, who: Researcher) -> FileResponse:
+    """The released case list (``cases``) or its manifest (``manifest``); every download is audited."""
+    files = {"cases": "released_cases.csv", "manifest": "manifest.json"}
+    try:
+        app = _events(request).get(application_id)
+    except NotFound as exc:
+        raise _refusal(exc) from None
+    if app.applicant != identity(who) or part not in files or not 1 <= number <= len(app.releases):
+        raise _refusal(NotFound(f"no release {number} ({part}) on application {application_id}"))
+    if rules.status_as_of(app, now().date()) is not Status.ACTIVE:
+        raise _refusal(Refused(f"access ended on {app.ends_on}; the release can no longer be downloaded"))
+    path = _release_dir(request, app, number) / files[part]
+    audit(request, who, f"application.download.{part}", application_id, detail=app.releases[number - 1].release_id)
+    return FileResponse(path, filename=f"{application_id}-{number}-{files[part]}")
+
+
+# --- the review committee --------------------------------------------------------------------------
+
+
+class ReturnBody(BaseModel):
+    reason: str
+
+
+@router.post("/{application_id}/return")
+def return_for_correction(application_id: str, body: ReturnBody, request: Request, who: Reviewer) -> dict[str, Any]:
+    me = identity(who)
+    return _act(
+        request, who, application_id, "return", lambda a: commands.return_for_correction(a, me, body.reason, now())
+    )
+
+
+class ReviewBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    scores: dict[Criterion, int]
+    comment: str = ""
+
+
+@router.post("/{application_id}/reviews")
+def review(application_id: str, body: ReviewBody, request: Request, who: Reviewer) -> dict[str, Any]:
+    """One committee member's scores of the five criteria; same institution as the applicant is flagged."""
+    me = identity(who)
+    return _act(
+        request,
+        who,
+        application_id,
+        "review",
+        lambda a: commands.review(a, me, body.scores, now(), body.comment, who.institution),
+    )
+
+
+class DecisionBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Decision
+    conditions: list[str] = Field(default_factory=list)
+    reason: str = ""
+
+
+@router.post("/{application_id}/decision")
+def decide(application_id: str, body: DecisionBody, request: Request, who: Reviewer) -> dict[str, Any]:
+    me = identity(who)
+    return _act(
+        request,
+        who,
+        application_id,
+        "decide",
+        lambda a: commands.decide(a, me, body.decision, now(), body.conditions, body.reason),
+    )
+
+
+# --- the steward -----------------------------------------------------------------------------------
+
+
+class AgreementBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    signed_on: date
+    pledges: list[str]
+    fee_paid: bool
+
+
+@router.post("/{application_id}/agreement")
+def record_agreement(application_id: str, body: AgreementBody, request: Request, who: Steward) -> dict[str, Any]:
+    return _act(
+        request,
+        who,
+        application_id,
+        "agreement",
+        lambda a: commands.record_agreement(a, who.actor, body.signed_on, body.pledges, body.fee_paid, now()),
+    )
+
+
+class ReleaseBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    dataset: str
+    case_ids: list[str] = Field(min_length=1, description="the cases the selection criteria found")
+
+
+@router.post("/{application_id}/releases", status_code=201)
+def release(application_id: str, body: ReleaseBody, request: Request, who: Steward) -> dict[str, Any]:
+    """Release through the consent registry (filtered by consent now); the application's title,
+    institution, purpose and period go into the release manifest."""
+    ctx = _ctx(request)
+    store = _events(request)
+    try:
+        app = store.get(application_id)
+        at = now()
+        commands.check_release(app, at)
+        starts_on, ends_on = commands.release_period(app, at.date())
+        from consent.audit import Actor
+
+        manifest = create_release(
+            registry_for(ctx.settings),
+            app.id,
+            body.dataset,
+            app.form.purpose,
+            pa.table({"case_id": pa.array(body.case_ids, pa.string())}),
+            _release_dir(request, app, len(app.releases) + 1),
+            ends_on,
+            app.form.modifiers,
+            ctx.settings.guid_prefix,
+            Actor(who.actor),
+            project=ReleaseProject(
+                title=app.form.title,
+                institution=app.form.institution,
+                purpose_text=app.form.purpose_text,
+                starts_on=starts_on,
+                ends_on=ends_on,
+            ),
+        )
+        store.append(
+            app.applicant,
+            app.events,
+            commands.released(app, who.actor, manifest.release_id, body.dataset, manifest.cases_out, at),
+        )
+    except (NotFound, Conflict, Refused, ConsentError, CalendarGap) as exc:
+        raise _refusal(exc) from None
+    audit(request, who, "application.release", application_id, detail=manifest.release_id)
+    return view(store.get(application_id), at.date())
+
+
+@router.post("/expire")
+def expire_due(request: Request, who: Steward) -> dict[str, Any]:
+    """Record expiry for every application whose end date has come (the scheduler's job; the status read
+    as of any day is right without it)."""
+    store = _events(request)
+    at = now()
+    expired = []
+    for app in store.applications():
+        events = commands.expire(app, at)
+        if events:
+            store.append(app.applicant, app.events, events)
+            expired.append(app.id)
+    audit(request, who, "application.expire", ",".join(expired))
+    return {"expired": expired}
+
+
+@router.get("/obligations/overdue")
+def overdue(request: Request, who: Steward) -> list[dict[str, str]]:
+    """Every unmet obligation today (overdue reports, late deposits, unacknowledged withdrawal notices,
+    missing destruction confirmations): each blocks its applicant's next application."""
+    on = now().date()
+    found = []
+    for app in _events(request).applications():
+        for o in rules.obligations(app, on, _notices(request, app, who)):
+            found.append(
+                {"application": o.application_id, "applicant": app.applicant, "kind": o.kind, "message": o.message}
+            )
+    audit(request, who, "application.obligations", "")
+    return found

@@ -1,0 +1,156 @@
+"""The applications API end to end over a real app (SQLite catalog, consent registry): roles, rules, release."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from catalog.api.auth import accounts_of
+from catalog.context import Context
+from consent.api import registry_for
+from consent.registry import EnrolmentInput
+from schemas.access import Irb, IrbRole
+from schemas.consent import Category, EventKind, EventRequest
+from tests.access.history import good_form
+from tests.consent.subjects import T0, national_id
+from tests.web.conftest import add_user
+
+DATASET = "dg.TW01/00000000-0000-0000-0000-0000000000aa"
+Api = Callable[..., dict]
+
+
+def _form() -> dict:
+    irb = Irb(
+        board="NTUH REC",
+        number="1",
+        approved_on=date(2026, 1, 1),
+        expires_on=date(2030, 1, 1),
+        applicant_role=IrbRole.PI,
+        document="doc",
+    )
+    return json.loads(good_form(irb=irb).model_dump_json())
+
+
+@pytest.fixture
+def tokens(ctx: Context) -> dict[str, str]:
+    service = accounts_of(ctx)
+    found = {}
+    for email, role, inst in [
+        ("r@ntu.edu.tw", "researcher", "NTU Hospital"),
+        ("rev1@x.tw", "reviewer", "NCKU"),
+        ("rev2@x.tw", "reviewer", "NTU Hospital"),
+        ("s@x.tw", "steward", "Programme"),
+    ]:
+        user = add_user(ctx, email, role, institution=inst)
+        found[email.split("@")[0]] = service.create_token(user, "test")[1]
+    return found
+
+
+@pytest.fixture
+def api(client: TestClient, tokens: dict[str, str]) -> Api:
+    def call(who: str, method: str, path: str, status: int = 200, json: Any = None) -> dict:
+        response = client.request(method, path, headers={"Authorization": f"Bearer {tokens[who]}"}, json=json)
+        assert response.status_code == status, response.text
+        body: dict = response.json()
+        return body
+
+    return call
+
+
+def test_apply_return_resubmit_review_approve_release_download_and_withdrawal(
+    api: Api, client: TestClient, tokens: dict[str, str], ctx: Context
+) -> None:
+    registry = registry_for(ctx.settings)
+    subjects = [registry.pseudonymiser.subject(national_id(n)) for n in range(1, 4)]
+    registry.enrol([EnrolmentInput(s, DATASET, "NTU", Category.B, T0, (f"case-{i}",)) for i, s in enumerate(subjects)])
+
+    app = api("r", "POST", "/api/applications", 201, json={"datasets": [DATASET], "form": _form()})
+    aid = app["id"]
+    assert app["status"] == "draft" and app["applicant"].startswith("user:")
+    api("r", "POST", f"/api/applications/{aid}/submit")
+    api("rev1", "POST", f"/api/applications/{aid}/return", json={"reason": "sign the IRB page"})
+    returned = api("r", "GET", f"/api/applications/{aid}")
+    assert returned["status_today"] == "returned" and returned["correction_deadline"]
+    api("r", "POST", f"/api/applications/{aid}/resubmit", json=_form())
+    scores = {c: 4 for c in ["scientific_basis", "interpretation", "use_security", "social_impact", "reciprocity"]}
+    api("rev1", "POST", f"/api/applications/{aid}/reviews", json={"scores": scores, "comment": "sound"})
+    second = api("rev2", "POST", f"/api/applications/{aid}/reviews", json={"scores": scores})
+    assert [r["conflict_of_interest"] for r in second["reviews"]] == [False, True]
+    api("rev1", "POST", f"/api/applications/{aid}/decision", json={"decision": "approve", "conditions": ["on-site"]})
+    refused = api("s", "POST", f"/api/applications/{aid}/releases", 409, json={"dataset": DATASET, "case_ids": ["c"]})
+    assert "data-use agreement" in refused["error"]["message"]
+    agreement = {"signed_on": "2026-12-01", "pledges": ["Lin", "Chen"], "fee_paid": True}
+    api("s", "POST", f"/api/applications/{aid}/agreement", json=agreement)
+    released = api(
+        "s",
+        "POST",
+        f"/api/applications/{aid}/releases",
+        201,
+        json={"dataset": DATASET, "case_ids": ["case-0", "case-1"]},
+    )
+    assert released["status"] == "active" and released["releases"][0]["cases_out"] == 2
+
+    headers = {"Authorization": f"Bearer {tokens['r']}"}
+    manifest = client.get(f"/api/applications/{aid}/releases/1/manifest", headers=headers).json()
+    assert manifest["project"]["title"] == "Lung nodules in low-dose CT"
+    assert manifest["project"]["institution"] == "NTU Hospital"
+    assert manifest["application"] == aid
+    cases = client.get(f"/api/applications/{aid}/releases/1/cases", headers=headers)
+    assert cases.status_code == 200 and len(cases.text.split()) == 3  # header + 2 pseudonyms
+    other = {"Authorization": f"Bearer {tokens['rev1']}"}
+    assert client.get(f"/api/applications/{aid}/releases/1/cases", headers=other).status_code == 403
+
+    registry.append([EventRequest(subject=subjects[0], kind=EventKind.WITHDRAWN)])
+    state = api("r", "GET", f"/api/applications/{aid}")
+    (notice,) = state["withdrawal_notices"]
+    assert any("is not acknowledged" in o for o in state["obligations"])
+    blocked = api("r", "POST", "/api/applications", 409, json={"datasets": [DATASET]})
+    assert "withdrawal notice" in blocked["error"]["message"]
+    acked = api("r", "POST", f"/api/applications/{aid}/withdrawals/{notice}/acknowledge")
+    assert acked["obligations"] == []
+    history = api("r", "GET", f"/api/applications/{aid}/events")
+    assert [e["type"] for e in history][:4] == ["created", "draft_saved", "submitted", "returned"]
+
+
+def test_roles_are_enforced_on_every_step(api: Api, client: TestClient) -> None:
+    aid = api("r", "POST", "/api/applications", 201, json={"datasets": [DATASET], "form": _form()})["id"]
+    api("rev1", "POST", "/api/applications", 403, json={"datasets": [DATASET]})
+    api("r", "POST", f"/api/applications/{aid}/return", 403, json={"reason": "x"})
+    api(
+        "rev1",
+        "POST",
+        f"/api/applications/{aid}/agreement",
+        403,
+        json={"signed_on": "2026-12-01", "pledges": [], "fee_paid": True},
+    )
+    assert client.get(f"/api/applications/{aid}").status_code == 401
+
+
+def test_a_fourth_concurrent_application_waits_with_the_reason(api: Api) -> None:
+    for _ in range(3):
+        aid = api("r", "POST", "/api/applications", 201, json={"datasets": [DATASET], "form": _form()})["id"]
+        api("r", "POST", f"/api/applications/{aid}/submit")
+    fourth = api("r", "POST", "/api/applications", 201, json={"datasets": [DATASET], "form": _form()})["id"]
+    refused = api("r", "POST", f"/api/applications/{fourth}/submit", 409)
+    assert "at most 3 applications running at once" in refused["error"]["message"]
+    assert api("r", "GET", f"/api/applications/{fourth}")["status"] == "draft"
+
+
+def test_an_incomplete_form_is_refused_with_a_message_per_field(api: Api) -> None:
+    form = {**_form(), "fields": [], "period_months": 12}
+    aid = api("r", "POST", "/api/applications", 201, json={"datasets": [DATASET], "form": form})["id"]
+    problems = api("r", "POST", f"/api/applications/{aid}/submit", 409)["error"]["problems"]
+    assert set(problems) == {"fields", "period_months"}
+    assert "at most 6 months" in problems["period_months"]
+
+
+def test_a_rejection_needs_a_reason(api: Api) -> None:
+    aid = api("r", "POST", "/api/applications", 201, json={"datasets": [DATASET], "form": _form()})["id"]
+    api("r", "POST", f"/api/applications/{aid}/submit")
+    refused = api("rev1", "POST", f"/api/applications/{aid}/decision", 409, json={"decision": "reject"})
+    assert refused["error"]["message"] == "a refusal must state its reasons"
