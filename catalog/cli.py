@@ -22,6 +22,7 @@ _COMMAND_MODULES = [
     "catalog.commands.consent",
     "catalog.commands.backup",
     "catalog.commands.users",
+    "catalog.commands.outputs",
 ]
 
 for _name in _COMMAND_MODULES:

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from access import commands, rules
 from access.commands import Refused
+from access.figures import figures
 from access.store import Conflict, EventStore, NotFound
 from access.workdays import CalendarGap
 from catalog.api.auth import STEWARD, audit, require
@@ -519,3 +520,16 @@ def overdue(request: Request, who: Steward) -> list[dict[str, str]]:
             )
     audit(request, who, "application.obligations", "")
     return found
+
+
+@router.get("/figures/programme")
+def programme_figures(request: Request, who: Steward) -> dict[str, Any]:
+    """Applications per state, the median review time in days and the approval rate, as of today."""
+    result = figures(_events(request).applications(), now().date())
+    audit(request, who, "application.figures", "")
+    return {
+        "per_state": result.per_state,
+        "median_review_days": result.median_review_days,
+        "approval_rate": result.approval_rate,
+        "decided": result.decided,
+    }

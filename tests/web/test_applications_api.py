@@ -113,6 +113,8 @@ def test_apply_return_resubmit_review_approve_release_download_and_withdrawal(
     assert "withdrawal notice" in blocked["error"]["message"]
     acked = api("r", "POST", f"/api/applications/{aid}/withdrawals/{notice}/acknowledge")
     assert acked["obligations"] == []
+    shown = api("s", "GET", "/api/applications/figures/programme")
+    assert shown["per_state"]["active"] == 1 and shown["approval_rate"] == 1.0 and shown["decided"] == 1
     history = api("r", "GET", f"/api/applications/{aid}/events")
     assert [e["type"] for e in history][:4] == ["created", "draft_saved", "submitted", "returned"]
 
