@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Error as PlaywrightError
 
 from tests.web.conftest import LiveServer
 
@@ -130,14 +129,13 @@ def test_a_steward_signs_in_registers_a_folder_and_runs_it(
     page.wait_for_url("**/steward/harvest/stewards")
     page.locator("#run-form").get_by_role("button").click()
     page.wait_for_url("**/steward/harvest/stewards?started=1")
-    # The page refreshes itself (no JavaScript) until the background run has ended.
+    # The page refreshes itself (no JavaScript) while the run goes on; rather than race that
+    # refresh, load the page afresh each time we look.
+    source_url = page.url.split("?", 1)[0]
     for _ in range(240):  # a bound on waiting only (up to 2 minutes on a loaded machine)
-        page.wait_for_load_state()
-        try:
-            if page.locator("#runs .badge").count() and not page.locator("#run-progress").count():
-                break
-        except PlaywrightError:  # the page refreshed while we looked
-            pass
+        page.goto(source_url)
+        if page.locator("#runs .badge").count() and not page.locator("#run-progress").count():
+            break
         page.wait_for_timeout(500)
     assert not page.locator("#run-progress").count(), "the background run did not end"
     row = page.locator("#runs tbody tr").first
