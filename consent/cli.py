@@ -56,6 +56,17 @@ def steward_errors() -> Iterator[None]:
         raise typer.Exit(1) from None
 
 
+def checkpoint_if_due(registry: ConsentRegistry) -> None:
+    """After a command appended events, make the checkpoint the policy says is due.
+
+    A served registry checkpoints from its group-commit writer; a command line has no such writer,
+    so without this an import of a million events would sit uncovered until the next served append.
+    """
+    made = registry.checkpoint_if_due()
+    if made is not None:
+        console.print(f"checkpoint {made.hash} covers the ledger up to event {made.max_event_id}")
+
+
 def _summary(result: ImportResult, what: str) -> None:
     console.print(f"{what}: {result.written} written, {result.rejected} rejected")
     if result.rejects_file:
@@ -80,9 +91,11 @@ def enrol(
         known = None
         if known_datasets is not None:
             known = {line.strip() for line in known_datasets.read_text().splitlines() if line.strip()}
+        registry = open_registry()
         with console.status("validating and importing enrolments"):
-            result = import_enrolments(open_registry(), file, known, skip_invalid, rejects)
+            result = import_enrolments(registry, file, known, skip_invalid, rejects)
         _summary(result, "enrolments")
+        checkpoint_if_due(registry)
 
 
 @notices_app.command("sent")
@@ -106,6 +119,7 @@ def notices_sent(
             )
         _summary(result, "notices sent")
         console.print(f"letter merge with access codes: {target}")
+        checkpoint_if_due(registry)
 
 
 @notices_app.command("returned")
@@ -115,11 +129,12 @@ def notices_returned(
     rejects: Rejects = None,
 ) -> None:
     """Record undelivered (returned) notices."""
-    with steward_errors(), console.status("recording returned letters"):
-        result = import_events(
-            open_registry(), file, EventKind.NOTICE_UNDELIVERED, "returned_on", skip_invalid, rejects
-        )
-    _summary(result, "notices returned")
+    with steward_errors():
+        registry = open_registry()
+        with console.status("recording returned letters"):
+            result = import_events(registry, file, EventKind.NOTICE_UNDELIVERED, "returned_on", skip_invalid, rejects)
+        _summary(result, "notices returned")
+        checkpoint_if_due(registry)
 
 
 @consent_app.command()
@@ -129,9 +144,12 @@ def deceased(
     rejects: Rejects = None,
 ) -> None:
     """Record deaths (what follows is a policy setting: deceased_permits)."""
-    with steward_errors(), console.status("recording deaths"):
-        result = import_events(open_registry(), file, EventKind.DECEASED, "died_on", skip_invalid, rejects)
-    _summary(result, "deaths")
+    with steward_errors():
+        registry = open_registry()
+        with console.status("recording deaths"):
+            result = import_events(registry, file, EventKind.DECEASED, "died_on", skip_invalid, rejects)
+        _summary(result, "deaths")
+        checkpoint_if_due(registry)
 
 
 def _subject(registry: ConsentRegistry, subject_id: str) -> str:
@@ -182,6 +200,7 @@ def record(
         )
         (stored,) = registry.append([request], [idempotency_key])
         console.print(f"recorded {stored.kind.value} as event {stored.event_id} (seq {stored.seq})")
+        checkpoint_if_due(registry)
 
 
 @consent_app.command()

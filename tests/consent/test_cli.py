@@ -265,3 +265,32 @@ def test_no_raw_national_id_reaches_the_database_or_the_logs(
     for raw in [*ids, bad]:
         assert raw.encode() not in blobs and raw.lower().encode() not in blobs
     assert "national id fails its check digit" in outputs[2]
+
+
+def test_command_line_appends_make_the_checkpoint_the_policy_asks_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every 3 events: five notices make one due; one paper form after them does not, a third does.
+    settings = ConsentSettings(data_dir=tmp_path / "var", checkpoint_every_events=3)
+    monkeypatch.setattr(cli, "settings_factory", lambda: settings)
+    assert run("enrol", str(write_csv(tmp_path / "e.csv", ENROL_HEADER, enrolment_rows(range(1, 6)))))[0] == 0
+    sent = write_csv(tmp_path / "sent.csv", ["national_id", "institution", "sent_on"],
+                     [[national_id(n), "NTU", "2019-02-01"] for n in range(1, 6)])
+    code, out = run("notices", "sent", str(sent))
+    registry = ConsentRegistry.from_settings(settings)
+    try:
+        assert code == 0, out
+        assert "checkpoint" in out
+        first = registry.checkpoints()
+        assert len(first) == 1
+        code, out = run("record", "--subject-id", national_id(1), "--event", "opted_out", "--channel", "paper")
+        assert code == 0, out
+        assert len(registry.checkpoints()) == 1  # one event since: not yet due
+        for n in (2, 3):
+            assert run("record", "--subject-id", national_id(n), "--event", "opted_out", "--channel", "paper")[0] == 0
+        made = registry.checkpoints()
+        assert len(made) == 2
+        assert made[-1].max_event_id > first[-1].max_event_id
+        assert registry.verify().ok
+    finally:
+        registry.engine.dispose()
