@@ -8,27 +8,21 @@ and every download is audited. No rule lives here: refusals come from ``access.r
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
-from datetime import date, datetime
-from pathlib import Path
+from datetime import date
 from typing import Annotated, Any
 
-import pyarrow as pa
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from access import commands, rules
 from access.commands import Refused
-from access.figures import figures
-from access.store import Conflict, EventStore, NotFound
+from access.store import Conflict, NotFound
 from access.workdays import CalendarGap
 from catalog.api.auth import STEWARD, audit, require
-from catalog.context import Context
-from consent.api import registry_for
+from catalog.applications.service import ACCESS_ERRORS, ApplicationService, Filters, identity, now, service_of
 from consent.errors import ConsentError
-from consent.release import create_release
 from schemas.access import (
     Application,
     ApplicationForm,
@@ -40,7 +34,6 @@ from schemas.access import (
     Status,
 )
 from schemas.accounts import Principal, Role
-from schemas.consent import ReleaseProject
 
 router = APIRouter(prefix="/api/applications", tags=["applications"])
 
@@ -51,29 +44,10 @@ Researcher = Annotated[Principal, Depends(RESEARCHER)]
 Reviewer = Annotated[Principal, Depends(REVIEWER)]
 Steward = Annotated[Principal, Depends(STEWARD)]
 Anyone = Annotated[Principal, Depends(ANYONE)]
-_OVERSEERS = frozenset({Role.REVIEWER, Role.STEWARD, Role.ADMIN})
 
 
-def _ctx(request: Request) -> Context:
-    ctx: Context = request.app.state.ctx
-    return ctx
-
-
-def _events(request: Request) -> EventStore:
-    ctx = _ctx(request)
-    store = ctx.extensions.get("access_events")
-    if not isinstance(store, EventStore):
-        store = ctx.extensions["access_events"] = EventStore(ctx.store.engine)
-    return store
-
-
-def identity(who: Principal) -> str:
-    """The applicant identity of a principal: its user (a token acts as its user)."""
-    return f"user:{who.user_id}" if who.user_id is not None else who.actor
-
-
-def now() -> datetime:
-    return datetime.now().astimezone()
+def _service(request: Request) -> ApplicationService:
+    return service_of(request.app.state.ctx)
 
 
 def _refusal(exc: Exception) -> HTTPException:
@@ -88,21 +62,6 @@ def _refusal(exc: Exception) -> HTTPException:
     if isinstance(exc, ConsentError):
         return HTTPException(422, detail={"code": exc.code, "message": str(exc)})
     raise exc
-
-
-def _visible(app: Application, who: Principal) -> bool:
-    return who.has_any(_OVERSEERS) or app.applicant == identity(who)
-
-
-def _notices(request: Request, app: Application, who: Principal) -> list[str]:
-    """The consent registry's withdrawal notices for this application's releases."""
-    if not app.releases:
-        return []
-    registry = registry_for(_ctx(request).settings)
-    from consent.audit import Actor
-
-    actor = Actor(who.actor)
-    return [n.notice_id for r in app.releases for n in registry.withdrawal_notices(r.release_id, False, actor)]
 
 
 def view(app: Application, on: date, notices: list[str] | None = None) -> dict[str, Any]:
@@ -123,22 +82,11 @@ def _act(
     request: Request, who: Principal, application_id: str, action: str, command: Callable[[Application], list[Event]]
 ) -> dict[str, Any]:
     try:
-        app = _events(request).act(application_id, command)
-    except (NotFound, Conflict, Refused, ConsentError, CalendarGap) as exc:
+        app = _service(request).act(application_id, command)
+    except ACCESS_ERRORS as exc:
         raise _refusal(exc) from None
     audit(request, who, f"application.{action}", application_id)
     return view(app, now().date())
-
-
-def _others(request: Request, applicant: str) -> list[Application]:
-    return _events(request).applications(applicant)
-
-
-def _blocking(request: Request, who: Principal, applicant: str) -> list[str]:
-    on = now().date()
-    apps = _others(request, applicant)
-    notices = {a.id: _notices(request, a, who) for a in apps}
-    return rules.blocking_reasons(apps, on, notices)
 
 
 # --- reading ---------------------------------------------------------------------------------------
@@ -156,39 +104,29 @@ def list_applications(
     """Your applications; reviewers and stewards see every one, filtered by state, dataset, institution,
     or (``overdue=true``) those with an unmet obligation today."""
     on = now().date()
-    store = _events(request)
-    apps = store.applications() if who.has_any(_OVERSEERS) else store.applications(identity(who))
-    if state is not None:
-        apps = [a for a in apps if rules.status_as_of(a, on) is state]
-    if dataset:
-        apps = [a for a in apps if dataset in a.datasets]
-    if institution:
-        apps = [a for a in apps if institution.casefold() in a.form.institution.casefold()]
-    if overdue:
-        apps = [a for a in apps if rules.obligations(a, on, _notices(request, a, who))]
+    apps = _service(request).listed(who, Filters(state, dataset or "", institution or "", overdue))
     audit(request, who, "application.list", "")
     return [view(a, on) for a in apps]
 
 
 @router.get("/{application_id}")
 def get_application(application_id: str, request: Request, who: Anyone) -> dict[str, Any]:
+    service = _service(request)
     try:
-        app = _events(request).get(application_id)
+        app = service.get(application_id, who)
     except NotFound as exc:
         raise _refusal(exc) from None
-    if not _visible(app, who):
-        raise _refusal(NotFound(f"no application {application_id!r}; list yours at /api/applications"))
     audit(request, who, "application.read", application_id)
-    return view(app, now().date(), _notices(request, app, who))
+    return view(app, now().date(), service.notices(app, who))
 
 
 @router.get("/{application_id}/events")
 def get_events(application_id: str, request: Request, who: Anyone) -> list[dict[str, Any]]:
     """The whole history, oldest first: every step, who took it and when."""
-    store = _events(request)
-    history = store.history(application_id)
-    if not history or not _visible(store.get(application_id), who):
-        raise _refusal(NotFound(f"no application {application_id!r}; list yours at /api/applications"))
+    try:
+        history = _service(request).history(application_id, who)
+    except NotFound as exc:
+        raise _refusal(exc) from None
     audit(request, who, "application.history", application_id)
     return [e.model_dump(mode="json") for e in history]
 
@@ -206,20 +144,12 @@ class NewApplication(BaseModel):
 @router.post("", status_code=201)
 def create(body: NewApplication, request: Request, who: Researcher) -> dict[str, Any]:
     """Open a draft application for one or more datasets (refused while earlier projects owe something)."""
-    me = identity(who)
-    at = now()
-    app_id = f"A-{uuid.uuid4().hex[:12]}"
     try:
-        events = commands.create(app_id, me, who.institution, body.datasets, at, _blocking(request, who, me))
-        store = _events(request)
-        app = store.create(events)
-        if body.form is not None:
-            form = body.form
-            app = store.act(app_id, lambda a: commands.save_draft(a, me, form, at))
-    except (Refused, Conflict, CalendarGap) as exc:
+        app = _service(request).create(who, body.datasets, body.form)
+    except ACCESS_ERRORS as exc:
         raise _refusal(exc) from None
-    audit(request, who, "application.create", app_id)
-    return view(app, at.date())
+    audit(request, who, "application.create", app.id)
+    return view(app, now().date())
 
 
 @router.put("/{application_id}/draft")
@@ -231,10 +161,12 @@ def save_draft(application_id: str, form: ApplicationForm, request: Request, who
 @router.post("/{application_id}/submit")
 def submit(application_id: str, request: Request, who: Researcher) -> dict[str, Any]:
     """Submit; refused with the reason while 3 of your applications run or an obligation is unmet."""
-    me = identity(who)
-    others = _others(request, me)
-    blocking = _blocking(request, who, me)
-    return _act(request, who, application_id, "submit", lambda a: commands.submit(a, me, now(), others, blocking))
+    try:
+        app = _service(request).submit(who, application_id)
+    except ACCESS_ERRORS as exc:
+        raise _refusal(exc) from None
+    audit(request, who, "application.submit", application_id)
+    return view(app, now().date())
 
 
 @router.post("/{application_id}/resubmit")
@@ -315,14 +247,12 @@ def register_publication(
 
 @router.post("/{application_id}/withdrawals/{notice_id}/acknowledge")
 def acknowledge_withdrawal(application_id: str, notice_id: str, request: Request, who: Researcher) -> dict[str, Any]:
-    me = identity(who)
-    return _act(
-        request,
-        who,
-        application_id,
-        "withdrawal.acknowledge",
-        lambda a: commands.acknowledge_withdrawal(a, me, notice_id, _notices(request, a, who), now()),
-    )
+    try:
+        app = _service(request).acknowledge(who, application_id, notice_id)
+    except ACCESS_ERRORS as exc:
+        raise _refusal(exc) from None
+    audit(request, who, "application.withdrawal.acknowledge", application_id)
+    return view(app, now().date())
 
 
 class DestructionBody(BaseModel):
@@ -343,25 +273,15 @@ def confirm_destruction(
     )
 
 
-def _release_dir(request: Request, app: Application, index: int) -> Path:
-    return Path(_ctx(request).settings.data_dir) / "releases" / "applications" / app.id / str(index)
-
-
 @router.get("/{application_id}/releases/{number}/{part}")
 def download(application_id: str, number: int, part: str, request: Request, who: Researcher) -> FileResponse:
     """The released case list (``cases``) or its manifest (``manifest``); every download is audited."""
-    files = {"cases": "released_cases.csv", "manifest": "manifest.json"}
     try:
-        app = _events(request).get(application_id)
-    except NotFound as exc:
+        app, path = _service(request).release_file(who, application_id, number, part)
+    except ACCESS_ERRORS as exc:
         raise _refusal(exc) from None
-    if app.applicant != identity(who) or part not in files or not 1 <= number <= len(app.releases):
-        raise _refusal(NotFound(f"no release {number} ({part}) on application {application_id}"))
-    if rules.status_as_of(app, now().date()) is not Status.ACTIVE:
-        raise _refusal(Refused(f"access ended on {app.ends_on}; the release can no longer be downloaded"))
-    path = _release_dir(request, app, number) / files[part]
     audit(request, who, f"application.download.{part}", application_id, detail=app.releases[number - 1].release_id)
-    return FileResponse(path, filename=f"{application_id}-{number}-{files[part]}")
+    return FileResponse(path, filename=f"{application_id}-{number}-{path.name}")
 
 
 # --- the review committee --------------------------------------------------------------------------
@@ -452,57 +372,19 @@ class ReleaseBody(BaseModel):
 def release(application_id: str, body: ReleaseBody, request: Request, who: Steward) -> dict[str, Any]:
     """Release through the consent registry (filtered by consent now); the application's title,
     institution, purpose and period go into the release manifest."""
-    ctx = _ctx(request)
-    store = _events(request)
     try:
-        app = store.get(application_id)
-        at = now()
-        commands.check_release(app, at)
-        starts_on, ends_on = commands.release_period(app, at.date())
-        from consent.audit import Actor
-
-        manifest = create_release(
-            registry_for(ctx.settings),
-            app.id,
-            body.dataset,
-            app.form.purpose,
-            pa.table({"case_id": pa.array(body.case_ids, pa.string())}),
-            _release_dir(request, app, len(app.releases) + 1),
-            ends_on,
-            app.form.modifiers,
-            ctx.settings.guid_prefix,
-            Actor(who.actor),
-            project=ReleaseProject(
-                title=app.form.title,
-                institution=app.form.institution,
-                purpose_text=app.form.purpose_text,
-                starts_on=starts_on,
-                ends_on=ends_on,
-            ),
-        )
-        store.append(
-            app.applicant,
-            app.events,
-            commands.released(app, who.actor, manifest.release_id, body.dataset, manifest.cases_out, at),
-        )
-    except (NotFound, Conflict, Refused, ConsentError, CalendarGap) as exc:
+        app, release_id = _service(request).release(who, application_id, body.dataset, body.case_ids)
+    except ACCESS_ERRORS as exc:
         raise _refusal(exc) from None
-    audit(request, who, "application.release", application_id, detail=manifest.release_id)
-    return view(store.get(application_id), at.date())
+    audit(request, who, "application.release", application_id, detail=release_id)
+    return view(app, now().date())
 
 
 @router.post("/expire")
 def expire_due(request: Request, who: Steward) -> dict[str, Any]:
     """Record expiry for every application whose end date has come (the scheduler's job; the status read
     as of any day is right without it)."""
-    store = _events(request)
-    at = now()
-    expired = []
-    for app in store.applications():
-        events = commands.expire(app, at)
-        if events:
-            store.append(app.applicant, app.events, events)
-            expired.append(app.id)
+    expired = _service(request).expire_due()
     audit(request, who, "application.expire", ",".join(expired))
     return {"expired": expired}
 
@@ -511,13 +393,10 @@ def expire_due(request: Request, who: Steward) -> dict[str, Any]:
 def overdue(request: Request, who: Steward) -> list[dict[str, str]]:
     """Every unmet obligation today (overdue reports, late deposits, unacknowledged withdrawal notices,
     missing destruction confirmations): each blocks its applicant's next application."""
-    on = now().date()
-    found = []
-    for app in _events(request).applications():
-        for o in rules.obligations(app, on, _notices(request, app, who)):
-            found.append(
-                {"application": o.application_id, "applicant": app.applicant, "kind": o.kind, "message": o.message}
-            )
+    found = [
+        {"application": o.application_id, "applicant": app.applicant, "kind": o.kind, "message": o.message}
+        for app, o in _service(request).overdue(who)
+    ]
     audit(request, who, "application.obligations", "")
     return found
 
@@ -525,7 +404,7 @@ def overdue(request: Request, who: Steward) -> list[dict[str, str]]:
 @router.get("/figures/programme")
 def programme_figures(request: Request, who: Steward) -> dict[str, Any]:
     """Applications per state, the median review time in days and the approval rate, as of today."""
-    result = figures(_events(request).applications(), now().date())
+    result = _service(request).figures()
     audit(request, who, "application.figures", "")
     return {
         "per_state": result.per_state,
