@@ -38,6 +38,8 @@ _ROUTER_MODULES: list[str] = [
     "catalog.api.oai_provider",
     "catalog.api.applications",
     "catalog.web.account",
+    "catalog.web.access_pages",
+    "catalog.web.access_steward",  # before catalog.web.steward: /steward/applications/… is its own
     "catalog.web.steward",
     "catalog.web.fair_page",
     "catalog.web.pages",  # catch-all page routes: keep last

@@ -32,6 +32,8 @@ PAGE_AREAS: list[tuple[str, frozenset[Role] | None]] = [
     ("/steward", STEWARDS),
     ("/admin", frozenset({Role.ADMIN})),
     ("/account", frozenset()),
+    ("/applications", frozenset({Role.RESEARCHER})),
+    ("/review", frozenset({Role.REVIEWER})),
 ]
 CALLERS = ["anonymous", "revoked", *[r.value for r in Role], "bootstrap"]
 
@@ -138,7 +140,7 @@ def test_every_page_refuses_browsers_without_its_role(ctx: Context) -> None:
         browsers[caller] = c
     pages = [(op.method, op.path) for op in _operations(app) if not op.documented and op.path not in REDIRECTS]
     guarded = [(m, p, roles) for m, p in pages for prefix, roles in PAGE_AREAS if p.startswith(prefix)]
-    assert len(guarded) >= 12
+    assert len(guarded) >= 30
     for method, path, roles in guarded:
         assert roles is not None
         for caller, c in browsers.items():

@@ -1,0 +1,197 @@
+"""The access application pages over a real app: the whole route through the forms, uploads checked and
+stored by SHA-256, the rules' refusals beside their fields, role refusals, figures and the output check."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from catalog.app import create_app
+from catalog.context import Context
+from consent.api import registry_for
+from consent.registry import EnrolmentInput
+from schemas.access import Criterion
+from schemas.consent import Category
+from tests.consent.subjects import T0, national_id
+from tests.web.conftest import add_user, csrf_of, sign_in
+
+PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+
+
+def form_data(**changes: str) -> dict[str, str]:
+    values = {
+        "title": "Lung nodules in low-dose CT",
+        "purpose": "DUO:0000006",
+        "applicant_type": "academic",
+        "institution": "NTU Hospital",
+        "irb_board": "NTUH REC",
+        "irb_number": "202601001RINA",
+        "irb_approved_on": "2026-01-05",
+        "irb_expires_on": "2030-01-04",
+        "irb_role": "pi",
+        "fields": "age\nsex\nnodule_size",
+        "selection_criteria": "adults with a nodule over 6 mm",
+        "imaging": "1",
+        "period_months": "6",
+        "channel": "vpn",
+        "person_name_0": "Lin",
+        "person_institution_0": "NTU Hospital",
+    }
+    values.update(changes)
+    return values
+
+
+@pytest.fixture
+def people(ctx: Context) -> Iterator[dict[str, TestClient]]:
+    app = create_app(ctx.settings, context=ctx)
+    found = {}
+    for name, role, inst in [
+        ("r", "researcher", "NTU Hospital"),
+        ("rev", "reviewer", "NCKU"),
+        ("s", "steward", "Programme"),
+    ]:
+        add_user(ctx, f"{name}@x.tw", role, institution=inst)
+        c = TestClient(app)
+        assert sign_in(c, f"{name}@x.tw").status_code == 303
+        c.get("/sign-in?lang=en")  # the language cookie: English pages from here on
+        found[name] = c
+    yield found
+    for c in found.values():
+        c.close()
+
+
+def post(c: TestClient, page: str, action: str, data: dict[str, str], files: Any = None) -> Any:
+    csrf = csrf_of(c.get(page).text)
+    return c.post(action, data={"csrf": csrf, **data}, files=files, follow_redirects=False)
+
+
+def apply(c: TestClient, dataset: str, **changes: str) -> str:
+    files = {"irb_document": ("approval.pdf", PDF, "application/pdf")}
+    data = {**form_data(**changes), "datasets": dataset, "action": "submit"}
+    r = post(c, f"/applications/new?dataset={dataset}", "/applications", data, files)
+    assert r.status_code == 303, r.text
+    found = re.match(r"/applications/(A-[0-9a-f]+)\?done=submit", r.headers["location"])
+    assert found, r.headers["location"]
+    return found.group(1)
+
+
+def test_the_whole_route_through_the_pages(people: dict[str, TestClient], ctx: Context, add: Any) -> None:
+    r, rev, s = people["r"], people["rev"], people["s"]
+    guid = add("Lung CT", imaging={"modalities": ["CT"], "access_routes": ["review"]})
+    registry = registry_for(ctx.settings)
+    subjects = [registry.pseudonymiser.subject(national_id(n)) for n in range(1, 4)]
+    registry.enrol([EnrolmentInput(x, guid, "NTU", Category.B, T0, (f"case-{i}",)) for i, x in enumerate(subjects)])
+
+    assert "/applications/new?dataset=" in r.get(f"/dataset/{guid}").text
+    aid = apply(r, guid)
+    mine = r.get(f"/applications/{aid}").text
+    assert 'data-status="submitted"' in mine and "approval.pdf" in mine
+    digest = hashlib.sha256(PDF).hexdigest()
+    stored = ctx.settings.data_dir / "access" / "documents" / aid / f"{digest}.pdf"
+    assert stored.read_bytes() == PDF
+    history = r.get(f"/api/applications/{aid}/events")  # no bearer token: the API never reads the cookie
+    assert history.status_code == 401
+
+    assert aid in rev.get("/review").text
+    assert rev.get(f"/review/{aid}/documents/{digest}").content == PDF
+    r2 = post(rev, f"/review/{aid}", f"/review/{aid}/return", {"return_reason": "sign the IRB page"})
+    assert r2.status_code == 303
+    returned = r.get(f"/applications/{aid}").text
+    assert 'data-status="returned"' in returned and "sign the IRB page" in returned
+
+    page = f"/applications/{aid}"
+    resubmit = {**form_data(), "irb_document_id": f"sha256:{digest}", "action": "resubmit"}
+    assert post(r, page, f"/applications/{aid}/form", resubmit).status_code == 303
+    scores = {f"score_{c.value}": "4" for c in Criterion}
+    assert post(rev, f"/review/{aid}", f"/review/{aid}/scores", scores).status_code == 303
+    decision = {"decision": "approve", "conditions": "on-site only"}
+    assert post(rev, f"/review/{aid}", f"/review/{aid}/decision", decision).status_code == 303
+
+    steward_page = f"/steward/applications/{aid}"
+    agreement = {"signed_on": "2026-12-01", "pledges": "Lin", "fee_paid": "1"}
+    assert post(s, steward_page, f"{steward_page}/agreement", agreement).status_code == 303
+    release = {"dataset": guid, "case_ids": "case-0\ncase-1"}
+    assert post(s, steward_page, f"{steward_page}/release", release).status_code == 303
+
+    active = r.get(f"/applications/{aid}?lang=en").text
+    assert 'data-status="active"' in active and "2 cases released" in active
+    cases = r.get(f"/applications/{aid}/releases/1/cases")
+    assert cases.status_code == 200 and len(cases.text.split()) == 3
+    types = [e.type for e in ctx_history(ctx, aid)]
+    assert types[:5] == ["created", "draft_saved", "submitted", "returned", "resubmitted"]
+    assert types[-1] == "released"
+    figures = s.get("/steward/applications/figures?lang=en").text
+    assert 'data-state="active"' in figures and "<svg" in figures and "100%" in figures
+    assert aid in s.get("/steward/applications?state=active").text
+    assert aid not in s.get("/steward/applications?state=draft").text
+
+
+def ctx_history(ctx: Context, aid: str) -> list[Any]:
+    from catalog.applications.service import service_of
+
+    return service_of(ctx).events.history(aid)
+
+
+def test_incomplete_form_keeps_input_and_puts_each_rule_beside_its_field(
+    people: dict[str, TestClient], add: Any
+) -> None:
+    r = people["r"]
+    guid = add("Lung CT")
+    data = {**form_data(fields="", period_months="12"), "datasets": guid, "action": "submit"}
+    response = post(r, f"/applications/new?dataset={guid}", "/applications", data)
+    assert response.status_code == 409
+    html = response.text
+    assert 'id="e-fields"' in html and 'id="e-period_months"' in html and "at most 6 months" in html
+    assert 'value="Lung nodules in low-dose CT"' in html  # the input is kept
+
+
+def test_an_upload_that_is_not_a_pdf_is_refused_beside_its_field(people: dict[str, TestClient], add: Any) -> None:
+    r = people["r"]
+    guid = add("Lung CT")
+    files = {"irb_document": ("approval.pdf", b"MZ not a pdf", "application/pdf")}
+    data = {**form_data(), "datasets": guid, "action": "save"}
+    response = post(r, f"/applications/new?dataset={guid}", "/applications", data, files)
+    assert response.status_code == 400
+    assert 'id="e-irb_document"' in response.text and "is not a PDF document" in response.text
+
+
+def test_forms_without_the_csrf_token_are_refused(people: dict[str, TestClient], add: Any) -> None:
+    guid = add("Lung CT")
+    response = people["r"].post("/applications", data={**form_data(), "datasets": guid}, follow_redirects=False)
+    assert response.status_code == 403
+
+
+def test_pages_refuse_the_wrong_role(people: dict[str, TestClient], add: Any) -> None:
+    r, rev, s = people["r"], people["rev"], people["s"]
+    aid = apply(r, add("Lung CT"))
+    assert rev.get("/applications").status_code == 403
+    assert r.get("/review").status_code == 403
+    assert r.get(f"/review/{aid}").status_code == 403
+    assert r.get(f"/steward/applications/{aid}").status_code == 403
+    assert rev.get("/steward/outputs").status_code == 403
+    assert s.get(f"/applications/{aid}").status_code == 403
+
+
+def test_another_researcher_cannot_see_an_application(people: dict[str, TestClient], ctx: Context, add: Any) -> None:
+    aid = apply(people["r"], add("Lung CT"))
+    add_user(ctx, "other@x.tw", "researcher")
+    with TestClient(create_app(ctx.settings, context=ctx)) as other:
+        sign_in(other, "other@x.tw")
+        assert other.get(f"/applications/{aid}").status_code == 404
+
+
+def test_output_check_page_shows_the_findings(people: dict[str, TestClient]) -> None:
+    s = people["s"]
+    table = b"sex,young,old,total\nfemale,3,20,23\nmale,12,30,42\ntotal,15,50,65\n"
+    files = {"table": ("counts.csv", table, "text/csv")}
+    response = post(s, "/steward/outputs", "/steward/outputs", {"threshold": "5"}, files)
+    assert response.status_code == 200
+    assert 'data-kind="small_cell"' in response.text and "output check of counts.csv" in response.text
+    not_csv = {"table": ("x.pdf", PDF, "application/pdf")}
+    bad = post(s, "/steward/outputs", "/steward/outputs", {"threshold": "5"}, not_csv)
+    assert bad.status_code == 400 and 'id="e-table"' in bad.text
