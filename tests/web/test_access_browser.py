@@ -1,0 +1,178 @@
+"""The access route in real headless Chromium, in both languages: a researcher applies from the dataset
+page, a reviewer returns it, the researcher corrects and resubmits, the reviewer scores and approves, a
+steward records the agreement and releases, and the researcher sees the release. axe-core reports no
+violation on any page of the route (the forms with their problems shown too)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.web.conftest import PASSWORD, LiveServer, add_user, axe_violations, minimal_dataset
+
+pytestmark = pytest.mark.browser
+
+PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+CRITERIA = ["scientific_basis", "interpretation", "use_security", "social_impact", "reciprocity"]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    from catalog.context import open_context
+    from consent.api import registry_for
+    from consent.registry import EnrolmentInput
+    from schemas import Dataset
+    from schemas.consent import Category
+    from tests.consent.subjects import T0, national_id
+    from tests.web.conftest import free_port, make_settings, start_server
+
+    tmp = tmp_path_factory.mktemp("access")
+    port = free_port()
+    ctx = open_context(make_settings(tmp, host="127.0.0.1", port=port, base_url=f"http://127.0.0.1:{port}"))
+    ds = Dataset.model_validate(minimal_dataset("Lung CT", imaging={"modalities": ["CT"], "access_routes": ["review"]}))
+    guid = ctx.store.save(ds, actor="test", activity="create").guid
+    registry = registry_for(ctx.settings)
+    subjects = [registry.pseudonymiser.subject(national_id(n)) for n in range(1, 4)]
+    registry.enrol([EnrolmentInput(s, guid, "NTU", Category.B, T0, (f"case-{i}",)) for i, s in enumerate(subjects)])
+    add_user(ctx, "r@ntu.edu.tw", "researcher", institution="NTU Hospital")
+    add_user(ctx, "rev@ncku.edu.tw", "reviewer", institution="NCKU")
+    add_user(ctx, "s@moh.gov.tw", "steward", institution="Programme")
+    ctx.extensions["test_dataset"] = guid
+    server, thread = start_server(ctx)
+    try:
+        yield LiveServer(ctx.settings.base_url, ctx)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+def _person(browser: Any, server: LiveServer, email: str, lang: str) -> Any:
+    context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(f"{server.url}/sign-in?lang={lang}")
+    page.fill("#f-email", email)
+    page.fill("#f-password", PASSWORD)
+    page.press("#f-password", "Enter")
+    page.wait_for_load_state()
+    return page
+
+
+def _clean(page: Any, axe_source: str, where: str) -> None:
+    assert axe_violations(page, axe_source) == [], where
+
+
+def _fill_form(page: Any, criteria: str) -> None:
+    page.fill("#f-title", "Lung nodules in low-dose CT")
+    page.select_option("#f-purpose", "DUO:0000006")
+    page.check("input[name=applicant_type][value=academic]")
+    page.fill("#f-institution", "NTU Hospital")
+    page.fill("#f-irb_board", "NTUH REC")
+    page.fill("#f-irb_number", "202601001RINA")
+    page.fill("#f-irb_approved_on", "2026-01-05")
+    page.fill("#f-irb_expires_on", "2030-01-04")
+    page.check("input[name=irb_role][value=pi]")
+    page.fill("#f-fields", "age\nsex\nnodule_size")
+    page.fill("#f-selection_criteria", criteria)
+    page.select_option("#f-period_months", "6")
+    page.check("input[name=channel][value=vpn]")
+    page.fill("#f-person_name_0", "Lin")
+    page.fill("#f-person_institution_0", "NTU Hospital")
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-Hant"])
+def test_apply_return_resubmit_approve_release(browser: Any, server: LiveServer, axe_source: str, lang: str) -> None:
+    guid = server.ctx.extensions["test_dataset"]
+    researcher = _person(browser, server, "r@ntu.edu.tw", lang)
+    reviewer = _person(browser, server, "rev@ncku.edu.tw", lang)
+    steward = _person(browser, server, "s@moh.gov.tw", lang)
+
+    researcher.goto(f"{server.url}/dataset/{guid}")
+    researcher.click("#apply-for-access")
+    researcher.wait_for_selector("#application-form")
+    _clean(researcher, axe_source, "new application")
+    researcher.fill("#f-title", "Lung nodules in low-dose CT")
+    researcher.click("#action-submit")
+    researcher.wait_for_selector("#form-errors")
+    _clean(researcher, axe_source, "new application with its problems")
+    _fill_form(researcher, "adults with a nodule")
+    researcher.set_input_files(
+        "#f-irb_document", {"name": "approval.pdf", "mimeType": "application/pdf", "buffer": PDF}
+    )
+    researcher.click("#action-submit")
+    researcher.wait_for_selector("#done-notice")
+    assert researcher.get_attribute("#app-status", "data-status") == "submitted"
+    app_url = researcher.url.split("?")[0]
+    app_id = app_url.rsplit("/", 1)[1]
+    _clean(researcher, axe_source, "submitted application")
+    researcher.goto(f"{server.url}/applications")
+    assert researcher.locator(f'tr[data-application="{app_id}"]').count() == 1
+    _clean(researcher, axe_source, "my applications")
+
+    reviewer.goto(f"{server.url}/review")
+    _clean(reviewer, axe_source, "review queue")
+    reviewer.click(f'tr[data-application="{app_id}"] a')
+    reviewer.wait_for_selector("#return-form")
+    assert reviewer.locator("#documents a").count() == 1
+    _clean(reviewer, axe_source, "application under review")
+    reviewer.fill("#f-return_reason", "state the nodule size in the criteria")
+    reviewer.click("#submit-return")
+    reviewer.wait_for_selector("#done-notice")
+
+    researcher.goto(app_url)
+    assert researcher.get_attribute("#app-status", "data-status") == "returned"
+    assert "state the nodule size" in researcher.inner_text("#return-reason")
+    _clean(researcher, axe_source, "returned application")
+    researcher.fill("#f-selection_criteria", "adults with a nodule over 6 mm")
+    researcher.click("#action-resubmit")
+    researcher.wait_for_selector("#done-notice")
+    assert researcher.get_attribute("#app-status", "data-status") == "submitted"
+
+    reviewer.goto(f"{server.url}/review/{app_id}")
+    for c in CRITERIA:
+        reviewer.select_option(f"#f-score_{c}", "4")
+    reviewer.fill("#f-comment", "sound design")
+    reviewer.click("#submit-scores")
+    reviewer.wait_for_selector("#done-notice")
+    reviewer.check("input[name=decision][value=approve]")
+    reviewer.fill("#f-conditions", "analysis on site only")
+    reviewer.click("#submit-decision")
+    reviewer.wait_for_selector("#done-notice")
+    _clean(reviewer, axe_source, "decided application")
+
+    steward.goto(f"{server.url}/steward/applications?state=approved")
+    _clean(steward, axe_source, "all applications")
+    steward.click(f'tr[data-application="{app_id}"] a')
+    steward.wait_for_selector("#agreement-form")
+    _clean(steward, axe_source, "approved application (steward)")
+    steward.fill("#f-signed_on", "2026-12-01")
+    steward.check("input[name=fee_paid]")
+    steward.click("#submit-agreement")
+    steward.wait_for_selector("#release-form")
+    _clean(steward, axe_source, "release form")
+    steward.fill("#f-case_ids", "case-0\ncase-1")
+    steward.click("#submit-release")
+    steward.wait_for_selector("#releases")
+    steward.goto(f"{server.url}/steward/applications/figures")
+    assert steward.locator("#state-chart rect").count() == 9
+    _clean(steward, axe_source, "figures")
+    steward.goto(f"{server.url}/steward/outputs")
+    _clean(steward, axe_source, "output check form")
+    table = b"sex,young,old,total\nfemale,3,20,23\nmale,12,30,42\ntotal,15,50,65\n"
+    steward.set_input_files("#f-table", {"name": "counts.csv", "mimeType": "text/csv", "buffer": table})
+    steward.click("#run-check")
+    steward.wait_for_selector("#findings")
+    _clean(steward, axe_source, "output check report")
+
+    researcher.goto(app_url)
+    assert researcher.get_attribute("#app-status", "data-status") == "active"
+    assert researcher.locator("#releases a").count() == 2  # the case list and its manifest
+    _clean(researcher, axe_source, "active application")
+    timeline = [e.get_attribute("data-event") for e in researcher.locator("#timeline li").all()]
+    # The first try saved a draft and was refused; then submitted, returned, resubmitted.
+    assert timeline[:5] == ["created", "draft_saved", "draft_saved", "submitted", "returned"]
+    assert "resubmitted" in timeline
+    assert timeline[-1] == "released"
+    for p in (researcher, reviewer, steward):
+        p.context.close()
