@@ -74,20 +74,26 @@ def create_app(settings: Settings | None = None, context: Context | None = None)
 
 @contextlib.asynccontextmanager
 async def _background_work(app: FastAPI) -> AsyncIterator[None]:
-    """Work that runs beside the requests while the app serves: the harvest scheduler."""
+    """Work that runs beside the requests while the app serves: the harvest scheduler, access expiry."""
     from catalog.api.harvest import harvest_service_of
+    from catalog.applications.expiry import ExpiryScheduler
+    from catalog.applications.service import service_of
     from catalog.harvest.background import Scheduler
+    from catalog.periodic import PeriodicJob
 
     ctx: Context = app.state.ctx
-    scheduler = None
+    jobs: list[PeriodicJob] = []
     if ctx.settings.harvest_scheduler_seconds > 0:
-        scheduler = Scheduler(harvest_service_of(ctx), ctx.settings.harvest_scheduler_seconds)
-        scheduler.start()
+        jobs.append(Scheduler(harvest_service_of(ctx), ctx.settings.harvest_scheduler_seconds))
+    if ctx.settings.access_expiry_seconds > 0:
+        jobs.append(ExpiryScheduler(service_of(ctx), ctx.settings.access_expiry_seconds))
+    for job in jobs:
+        job.start()
     try:
         yield
     finally:
-        if scheduler is not None:
-            scheduler.stop()
+        for job in jobs:
+            job.stop()
 
 
 def _error(status: int, code: str, message: str, **extra: object) -> JSONResponse:

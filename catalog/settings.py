@@ -36,6 +36,9 @@ class Settings(ConsentSettings):
     harvest_scheduler_seconds: int = Field(
         default=30, ge=0, description="how often each server process looks for scheduled harvests due (0: off)"
     )
+    access_expiry_seconds: int = Field(
+        default=3600, ge=0, description="how often each server process records expired access applications (0: off)"
+    )
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1024, description="largest accepted upload")
     catalog_title_en: str = "fairgate health data catalog"
     catalog_title_zh: str = "fairgate 健康資料目錄"

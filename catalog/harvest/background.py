@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 from catalog.harvest.schedule import is_due, parse_schedule
 from catalog.harvest.service import HarvestService, SourceBusy
+from catalog.periodic import PeriodicJob
 
 log = logging.getLogger("fairgate.harvest")
 
@@ -52,21 +53,21 @@ def due_sources(service: HarvestService, now: datetime) -> list[str]:
     return due
 
 
-class Scheduler:
+class Scheduler(PeriodicJob):
     """Every ``interval`` seconds, run each due source (one after another, in this thread)."""
 
+    name = "harvest-scheduler"
+
     def __init__(self, service: HarvestService, interval: float, clock: Callable[[], datetime] | None = None) -> None:
+        super().__init__(interval)
         self.service = service
-        self.interval = interval
         self.clock = clock or (lambda: datetime.now(UTC))
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def tick(self) -> list[str]:
         """Run what is due now; the names that ran."""
         ran = []
         for name in due_sources(self.service, self.clock()):
-            if self._stop.is_set():
+            if self.stopping():
                 break
             try:
                 self.service.run(name, full=True)
@@ -76,19 +77,3 @@ class Scheduler:
             except Exception:
                 log.exception("scheduled harvest %s failed", name)
         return ran
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.tick()
-            except Exception:  # a database hiccup must not end the scheduler
-                log.exception("harvest scheduler tick failed")
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="harvest-scheduler", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)

@@ -195,3 +195,16 @@ def test_output_check_page_shows_the_findings(people: dict[str, TestClient]) -> 
     not_csv = {"table": ("x.pdf", PDF, "application/pdf")}
     bad = post(s, "/steward/outputs", "/steward/outputs", {"threshold": "5"}, not_csv)
     assert bad.status_code == 400 and 'id="e-table"' in bad.text
+
+
+def test_the_expiry_job_records_the_end_of_access_once(ctx: Context) -> None:
+    from catalog.applications.expiry import ExpiryScheduler
+    from catalog.applications.service import service_of
+    from tests.access.history import APP, released
+
+    service = service_of(ctx)
+    service.events.create(released(start="2026-04-01", ends="2026-10-01"))  # ended before today (2026-12 on)
+    job = ExpiryScheduler(service, interval=3600)
+    assert job.tick() == [APP]
+    assert job.tick() == []
+    assert [e.type for e in service.events.history(APP)][-1] == "expired"
