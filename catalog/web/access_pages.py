@@ -471,7 +471,10 @@ def decide_application(request: Request, application_id: str, data: FormData = F
     values = {n: text(data, n) for n in ("decision", "conditions", "decision_reason")}
     me = identity(who)
     if values["decision"] not in {d.value for d in Decision}:
-        app = service(request).events.get(application_id)
+        try:
+            app = service(request).get(application_id, who)
+        except NotFound as exc:
+            return refusal_page(request, exc)
         lang = request_language(request)
         return _review_page(request, who, app, {"decision": t("ap_choose_one", lang)}, None, values, 400)
     decision = Decision(values["decision"])

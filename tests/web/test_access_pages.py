@@ -208,3 +208,13 @@ def test_the_expiry_job_records_the_end_of_access_once(ctx: Context) -> None:
     assert job.tick() == [APP]
     assert job.tick() == []
     assert [e.type for e in service.events.history(APP)][-1] == "expired"
+
+
+def test_a_decision_without_a_choice_is_refused_beside_its_field(people: dict[str, TestClient], add: Any) -> None:
+    aid = apply(people["r"], add("Lung CT"))
+    response = post(people["rev"], f"/review/{aid}", f"/review/{aid}/decision", {"decision_reason": "x"})
+    assert response.status_code == 400 and 'id="e-decision"' in response.text
+    missing = post(people["rev"], f"/review/{aid}", "/review/A-000000000000/decision", {})
+    assert missing.status_code == 404
+    rejected = post(people["rev"], f"/review/{aid}", f"/review/{aid}/decision", {"decision": "reject"})
+    assert rejected.status_code == 409 and "a refusal must state its reasons" in rejected.text
