@@ -47,6 +47,7 @@ class Actor:
 
     name: str
     request_id: str = field(default_factory=new_request_id)
+    client: str | None = None  # the client address, where a request came over the network
 
     @classmethod
     def cli(cls) -> Actor:
@@ -82,6 +83,7 @@ def record(
             purpose=purpose,
             request_id=who.request_id[:64],
             detail=detail,
+            client=who.client[:64] if who.client else None,
         )
     )
 
@@ -114,6 +116,7 @@ def entries(
             purpose=r.purpose,
             request_id=r.request_id,
             detail=r.detail,
+            client=r.client,
         )
         for r in conn.execute(q)
     ]

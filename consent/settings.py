@@ -40,6 +40,16 @@ class ConsentSettings(BaseSettings):
     undelivered_notice_denies: bool = Field(default=True, description="an undelivered C notice excludes")
     deceased_permits: bool = Field(default=True, description="deceased subjects stay included")
 
+    portal_code_valid_days: int = Field(default=90, ge=1, description="days a letter's access code can sign in")
+    portal_max_failures: int = Field(
+        default=20, ge=1, description="failed portal sign-ins that lock the national id typed (known or not)"
+    )
+    portal_max_failures_per_client: int = Field(
+        default=200, ge=1, description="failed portal sign-ins that lock a client address"
+    )
+    portal_lock_minutes: int = Field(default=1440, ge=1, description="how long a portal lock lasts")
+    portal_idle_minutes: int = Field(default=15, ge=1, description="portal sessions end after this much inactivity")
+
     guid_prefix: str = Field(
         default="dg.TW01", description="GUID prefix for releases (the catalog's Settings uses the same)"
     )

@@ -125,6 +125,38 @@ access_codes = Table(
     Column("code_hash", HEX, primary_key=True),
     Column("subject", HEX, nullable=False),
     Column("created_at", INSTANT, nullable=False),
+    Column("used_at", INSTANT),  # a code signs in once
+    Column("revoked_at", INSTANT),  # replaced by a re-issued code
+    Index("ix_consent_access_codes_subject", "subject"),
+)
+
+portal_credentials = Table(
+    "consent_portal_credentials",
+    metadata,
+    Column("subject", HEX, primary_key=True),
+    Column("password_hash", String(200), nullable=False),  # argon2id
+    Column("set_at", INSTANT, nullable=False),
+)
+
+portal_sessions = Table(
+    "consent_portal_sessions",
+    metadata,
+    Column("token_hash", HEX, primary_key=True),  # SHA-256 of the cookie's token: a database leak opens nothing
+    Column("subject", HEX, nullable=False),
+    Column("created_at", INSTANT, nullable=False),
+    Column("last_seen_at", INSTANT, nullable=False),
+    Column("client", String(64), nullable=False),
+    Column("needs_password", Boolean, nullable=False, server_default=false()),
+    Column("ended_at", INSTANT),
+)
+
+portal_throttle = Table(
+    "consent_portal_throttle",
+    metadata,
+    Column("key", String(80), primary_key=True),  # "id:<keyed hash of what was typed>" or "client:<address>"
+    Column("failures", Integer, nullable=False),
+    Column("first_failure_at", INSTANT, nullable=False),
+    Column("locked_until", INSTANT),
 )
 
 releases = Table(
@@ -190,6 +222,7 @@ audit_log = Table(
     Column("purpose", String(32)),
     Column("request_id", String(64), nullable=False),
     Column("detail", Text),
+    Column("client", String(64)),  # the client address, for portal requests
     Index("ix_consent_audit_log_subject", "subject", "id"),
     Index("ix_consent_audit_log_at", "at"),
 )

@@ -312,6 +312,7 @@ class AuditEntry(BaseModel):
     purpose: str | None = None
     request_id: str = Field(description="correlation id of the request (X-Request-ID) or CLI run")
     detail: str | None = None
+    client: str | None = Field(default=None, description="client address of a portal request")
 
 
 class InstitutionReport(BaseModel):

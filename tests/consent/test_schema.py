@@ -48,7 +48,7 @@ def _check(url: str) -> None:
     engine = make_engine(url)
     try:
         create_schema(engine)
-        assert _version(engine) == "0003"
+        assert _version(engine) == "0004"
         with engine.connect() as conn:  # the migrations make exactly the tables the code declares
             assert _drift(conn) == []
         with engine.begin() as conn:
@@ -65,7 +65,7 @@ def _check(url: str) -> None:
         assert _member_indexes(engine) == {"ix_consent_release_members_subject"}
         create_schema(engine)
         create_schema(engine)  # a second start changes nothing
-        assert _version(engine) == "0003"
+        assert _version(engine) == "0004"
         assert _member_indexes(engine) == {"ix_consent_release_members_subject_cover"}
         with engine.connect() as conn:
             assert _drift(conn) == []
