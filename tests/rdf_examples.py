@@ -53,8 +53,12 @@ def rich_dataset(access: str = "RESTRICTED", n: int = 1, **overrides: Any) -> Da
         creators=[agent("TVGH", n), agent("TMU", n)],
         custodians=[agent("Custodian", n)],
         contact_points=[
-            ContactPoint(name={"en": "Data desk", "zh-Hant": "資料窗口"}, email="desk@example.org",
-                         url="https://example.org/contact", telephone="+886 2 2312 3456"),
+            ContactPoint(
+                name={"en": "Data desk", "zh-Hant": "資料窗口"},
+                email="desk@example.org",
+                url="https://example.org/contact",
+                telephone="+886 2 2312 3456",
+            ),
         ],
         issued=date(2019, 9, 15),
         modified=datetime(2020, 1, 2, 3, 4, 5, tzinfo=UTC),
@@ -62,8 +66,9 @@ def rich_dataset(access: str = "RESTRICTED", n: int = 1, **overrides: Any) -> Da
         spatial=["http://publications.europa.eu/resource/authority/country/TWN", "Taipei City"],
         landing_page=f"https://example.org/datasets/{n}",
         access_rights=access,
-        license=LicenseDocument(iri="https://example.org/licence/research-only",
-                                label={"en": "Research only", "zh-Hant": "僅限研究"}),
+        license=LicenseDocument(
+            iri="https://example.org/licence/research-only", label={"en": "Research only", "zh-Hant": "僅限研究"}
+        ),
         language=["ZHO", "ENG"],
         conforms_to=["https://www.dicomstandard.org/current", "http://healthdataportal.eu/ns/health"],
         version="2.1",
@@ -92,8 +97,10 @@ def rich_dataset(access: str = "RESTRICTED", n: int = 1, **overrides: Any) -> Da
                 media_type="application/dicom",
                 byte_size=123456789,
                 checksum=Checksum(algorithm="sha256", value="ab" * 32),
-                license=LicenseDocument(iri="https://example.org/licence/research-only",
-                                        label={"en": "Research only", "zh-Hant": "僅限研究"}),
+                license=LicenseDocument(
+                    iri="https://example.org/licence/research-only",
+                    label={"en": "Research only", "zh-Hant": "僅限研究"},
+                ),
                 access_rights=access,
                 issued=date(2019, 9, 15),
                 modified=datetime(2019, 10, 1, 8, 0),
@@ -104,8 +111,10 @@ def rich_dataset(access: str = "RESTRICTED", n: int = 1, **overrides: Any) -> Da
             Distribution(title={"en": "Annotations"}, access_url="https://example.org/access", format="CSV"),
         ],
         health=HealthInfo(
-            health_categories=["http://healthdataportal.eu/ns/health/category/IMAG",
-                               "http://healthdataportal.eu/ns/health/category/EHRS"],
+            health_categories=[
+                "http://healthdataportal.eu/ns/health/category/IMAG",
+                "http://healthdataportal.eu/ns/health/category/EHRS",
+            ],
             health_themes=["http://www.wikidata.org/entity/Q12152"],
             hdab=agent("HDAB", n),
             number_of_records=52000,
@@ -148,8 +157,14 @@ def rich_dataset(access: str = "RESTRICTED", n: int = 1, **overrides: Any) -> Da
             ],
             "ckan_extra": {"a": 1, "b": ["x", "y"]},
         },
-        quality_notes=[QualityNote(severity="warning", message="licence label only in English",
-                                   path="dct:license", focus=f"https://example.org/datasets/{n}")],
+        quality_notes=[
+            QualityNote(
+                severity="warning",
+                message="licence label only in English",
+                path="dct:license",
+                focus=f"https://example.org/datasets/{n}",
+            )
+        ],
     )
     data.update(overrides)
     return Dataset.model_validate(data)

@@ -30,10 +30,13 @@ def test_every_field_of_a_rich_dataset_survives_the_round_trip(fmt: str, access:
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_list_order_is_kept_even_when_not_sorted(fmt: str) -> None:
-    ds = rich_dataset(keywords={"en": ["zeta", "alpha", "mid"]}, themes=[
-        "http://publications.europa.eu/resource/authority/data-theme/TECH",
-        "http://publications.europa.eu/resource/authority/data-theme/HEAL",
-    ])
+    ds = rich_dataset(
+        keywords={"en": ["zeta", "alpha", "mid"]},
+        themes=[
+            "http://publications.europa.eu/resource/authority/data-theme/TECH",
+            "http://publications.europa.eu/resource/authority/data-theme/HEAL",
+        ],
+    )
     back = _round_trip(ds, fmt)
     assert back.keywords == {"en": ["zeta", "alpha", "mid"]}
     assert back.themes == ds.themes

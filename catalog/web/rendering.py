@@ -153,9 +153,11 @@ def render(
     *,
     status_code: int = 200,
     headers: dict[str, str] | None = None,
+    lang: str | None = None,
 ) -> HTMLResponse:
-    """Render template ``name`` in the request's language; remember an explicit ``?lang=`` choice."""
-    lang = request_language(request)
+    """Render template ``name`` in the request's language (or ``lang``, which a room such as the portal keeps
+    itself); remember an explicit ``?lang=`` choice."""
+    lang = lang or request_language(request)
     settings = request.app.state.ctx.settings
     viewer = session_principal(request)
     values = {

@@ -117,10 +117,31 @@ def test_lists_organisations_groups_tags_and_status(served: Served) -> None:
 
 def _protocol_fields(ds: dict[str, Any]) -> dict[str, Any]:
     keys = (
-        "title", "description", "keywords", "license", "publisher", "creators", "contact_points", "temporal",
-        "spatial", "access_rights", "language", "conforms_to", "version", "version_notes", "frequency",
-        "provenance", "documentation", "relation", "is_referenced_by", "applicable_legislation", "health",
-        "imaging", "identifier", "issued", "modified",
+        "title",
+        "description",
+        "keywords",
+        "license",
+        "publisher",
+        "creators",
+        "contact_points",
+        "temporal",
+        "spatial",
+        "access_rights",
+        "language",
+        "conforms_to",
+        "version",
+        "version_notes",
+        "frequency",
+        "provenance",
+        "documentation",
+        "relation",
+        "is_referenced_by",
+        "applicable_legislation",
+        "health",
+        "imaging",
+        "identifier",
+        "issued",
+        "modified",
     )
     return {k: ds.get(k) for k in keys}
 

@@ -39,8 +39,12 @@ def test_store_changes_reach_the_index_on_create_update_tombstone_and_batch(tmp_
     assert _titles(ctx, "renal") == ["Renal MRI"]
     ctx.store.tombstone(guid, reason="withdrawn by the team", actor="t")
     assert _titles(ctx, "renal") == []
-    ctx.store.save_many([NewRecord(Dataset(title={"en": f"Harvested {i}"}), f"u{i}") for i in range(3)],
-                        actor="t", activity="harvest", source_guid="dg.TW01/3f1c2a64-8f7e-4f1e-9a51-0c1a2b3c4d5e")
+    ctx.store.save_many(
+        [NewRecord(Dataset(title={"en": f"Harvested {i}"}), f"u{i}") for i in range(3)],
+        actor="t",
+        activity="harvest",
+        source_guid="dg.TW01/3f1c2a64-8f7e-4f1e-9a51-0c1a2b3c4d5e",
+    )
     assert len(_titles(ctx, "harvested")) == 3
 
 

@@ -14,8 +14,37 @@ from catalog.search.query import SearchQuery
 from tests.search.test_contract import ZH_ONLY
 
 _SYNTAX = st.sampled_from(
-    ['"', "'", "(", ")", "*", "^", ":", "{", "}", "-", "+", "AND", "OR", "NOT", "NEAR", ";", "--", "\\",
-     "肺部", "lung", "🙂", "\u2028", "\x00", " ", "title:", "%", "_", "[", "]"]
+    [
+        '"',
+        "'",
+        "(",
+        ")",
+        "*",
+        "^",
+        ":",
+        "{",
+        "}",
+        "-",
+        "+",
+        "AND",
+        "OR",
+        "NOT",
+        "NEAR",
+        ";",
+        "--",
+        "\\",
+        "肺部",
+        "lung",
+        "🙂",
+        "\u2028",
+        "\x00",
+        " ",
+        "title:",
+        "%",
+        "_",
+        "[",
+        "]",
+    ]
 )
 _OURS = {"AND", "OR", ":", "{t", "k", "d}", "{tb", "kb", "db}", "{ct", "cd}"}
 QUERIES = st.one_of(st.text(max_size=300), st.lists(_SYNTAX, max_size=40).map("".join))

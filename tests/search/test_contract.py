@@ -156,8 +156,17 @@ def test_every_required_facet_is_reported(make_index: MakeIndex) -> None:
     index = make_index(ZH_ONLY)
     names = [f.name for f in index.search(SearchQuery()).facets]
     for required in (
-        "modality", "body_site", "publisher", "access_route", "access_rights", "license", "format",
-        "annotation_status", "health_category", "keyword", "language",
+        "modality",
+        "body_site",
+        "publisher",
+        "access_route",
+        "access_rights",
+        "license",
+        "format",
+        "annotation_status",
+        "health_category",
+        "keyword",
+        "language",
     ):
         assert required in names
 
@@ -177,8 +186,10 @@ def test_sorts_by_newest_title_and_cases(make_index: MakeIndex) -> None:
 
 @pytest.mark.parametrize("sort", ["relevance", "newest", "title", "cases"])
 def test_cursor_pages_cover_every_result_exactly_once(make_index: MakeIndex, sort: str) -> None:
-    records = {f"r{i:02d}": _ds({"en": f"Chest CT series {i}"}, modified=date(2020, 1, 1 + i % 28), cases=i % 5)
-               for i in range(23)}
+    records = {
+        f"r{i:02d}": _ds({"en": f"Chest CT series {i}"}, modified=date(2020, 1, 1 + i % 28), cases=i % 5)
+        for i in range(23)
+    }
     index = make_index(records)
     seen: list[str] = []
     cursor = None
@@ -232,8 +243,20 @@ def test_suggest_completes_titles_and_keywords(make_index: MakeIndex) -> None:
 
 @pytest.mark.parametrize(
     "query",
-    ['"unbalanced', "lung AND (CT OR", "NOT -x +y ~2 ^3 *", "'; DROP TABLE docs; --", "🫁🧠", "x" * 10_000,
-     "title:lung", 'NEAR("a" "b")', "{t} : x", "\x00\x01", "   ", "肺" * 3000],
+    [
+        '"unbalanced',
+        "lung AND (CT OR",
+        "NOT -x +y ~2 ^3 *",
+        "'; DROP TABLE docs; --",
+        "🫁🧠",
+        "x" * 10_000,
+        "title:lung",
+        'NEAR("a" "b")',
+        "{t} : x",
+        "\x00\x01",
+        "   ",
+        "肺" * 3000,
+    ],
 )
 def test_any_query_string_returns_results_or_nothing(make_index: MakeIndex, query: str) -> None:
     index = make_index(ZH_ONLY)
@@ -244,7 +267,12 @@ def test_any_query_string_returns_results_or_nothing(make_index: MakeIndex, quer
 def _change(kind: str, guid: str, title: str) -> Change:
     now = datetime(2024, 1, 1, tzinfo=UTC)
     stored = StoredDataset(
-        dataset=_ds({"en": title}), guid=guid, revision=1, content_hash="x", created_at=now, updated_at=now,
+        dataset=_ds({"en": title}),
+        guid=guid,
+        revision=1,
+        content_hash="x",
+        created_at=now,
+        updated_at=now,
         status="tombstoned" if kind == "tombstoned" else "active",
     )
     return Change(kind, guid, stored)  # type: ignore[arg-type]

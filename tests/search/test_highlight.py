@@ -13,8 +13,35 @@ from catalog.search.text import has_cjk, stem
 
 # Pieces that exercise the matcher: words and their plurals, CJK (Traditional and Simplified),
 # characters whose normal form is longer or shorter (ﬁ, ß, full-width), word boundaries.
-_PIECES = ["lung", "lungs", "CT", "ct", "x", "ray", "x-ray", "ﬁbrosis", "fibrosis", "STRASSE", "straße", "肺",
-           "肺部", "脑转移", "腦轉移", "ＣＴ", " ", "-", "_", ".", "(", "<b>", "&", "é", "e\u0301", "1", "lungct"]
+_PIECES = [
+    "lung",
+    "lungs",
+    "CT",
+    "ct",
+    "x",
+    "ray",
+    "x-ray",
+    "ﬁbrosis",
+    "fibrosis",
+    "STRASSE",
+    "straße",
+    "肺",
+    "肺部",
+    "脑转移",
+    "腦轉移",
+    "ＣＴ",
+    " ",
+    "-",
+    "_",
+    ".",
+    "(",
+    "<b>",
+    "&",
+    "é",
+    "e\u0301",
+    "1",
+    "lungct",
+]
 _TERMS = ["lung", "ct", "x ray", "fibrosis", "strasse", "肺部", "腦轉移", "轉", "e", "lung ct", "1"]
 
 

@@ -25,8 +25,13 @@ from tests.search.test_contract import ZH_ONLY
 def _stored(guid: str, title: str, status: str = "active") -> StoredDataset:
     now = datetime(2024, 1, 1, tzinfo=UTC)
     return StoredDataset(
-        dataset=Dataset(title={"en": title}), guid=guid, revision=1, status=status,  # type: ignore[arg-type]
-        content_hash="x", created_at=now, updated_at=now,
+        dataset=Dataset(title={"en": title}),
+        guid=guid,
+        revision=1,
+        status=status,  # type: ignore[arg-type]
+        content_hash="x",
+        created_at=now,
+        updated_at=now,
     )
 
 

@@ -13,9 +13,7 @@ from tests.conftest import DEFAULT_PG
 
 
 @pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def test_no_acknowledged_event_is_lost_when_the_server_is_killed(
-    kind: str, request: pytest.FixtureRequest
-) -> None:
+def test_no_acknowledged_event_is_lost_when_the_server_is_killed(kind: str, request: pytest.FixtureRequest) -> None:
     if kind == "postgresql":
         request.getfixturevalue("pg_database_factory")  # skips (or fails under CI) without a server
     (outcome,) = run(kind, 1, os.environ.get("FAIRGATE_TEST_POSTGRES_URL", DEFAULT_PG), seed=7, clients=8, quiet=True)

@@ -73,9 +73,7 @@ def test_create_assigns_a_guid_under_the_deployment_prefix_and_answers_201_with_
     assert client.get(response.headers["location"]).json()["dataset"]["title"]["en"] == "Chest X-ray"
 
 
-def test_create_lists_every_invalid_field_with_its_path_and_writes_nothing(
-    client: TestClient, ctx: Context
-) -> None:
+def test_create_lists_every_invalid_field_with_its_path_and_writes_nothing(client: TestClient, ctx: Context) -> None:
     bad = minimal_dataset()
     del bad["title"]
     bad["access_rights"] = "SECRET"
@@ -207,9 +205,7 @@ def test_delete_based_on_a_stale_revision_is_409(client: TestClient, add: Callab
     assert client.get(f"/api/datasets/{guid}").json()["status"] == "active"
 
 
-def test_a_revision_can_be_read_back_with_its_content_at_that_time(
-    client: TestClient, add: Callable[..., str]
-) -> None:
+def test_a_revision_can_be_read_back_with_its_content_at_that_time(client: TestClient, add: Callable[..., str]) -> None:
     guid = add("Version one")
     client.put(f"/api/datasets/{guid}?expected_revision=1", json=minimal_dataset("Version two"), headers=AUTH)
     first = client.get(f"/api/datasets/{guid}/revisions/1").json()
@@ -225,10 +221,15 @@ def test_create_update_and_stale_edit_behave_the_same_on_postgresql(tmp_path: Pa
             created = client.post("/api/datasets", json=minimal_dataset("PG one"), headers=AUTH)
             assert created.status_code == 201
             guid = created.json()["guid"]
-            assert client.put(f"/api/datasets/{guid}", json=minimal_dataset("PG two"),
-                              headers={**AUTH, "If-Match": '"1"'}).status_code == 200
-            stale = client.put(f"/api/datasets/{guid}", json=minimal_dataset("PG three"),
-                               headers={**AUTH, "If-Match": '"1"'})
+            assert (
+                client.put(
+                    f"/api/datasets/{guid}", json=minimal_dataset("PG two"), headers={**AUTH, "If-Match": '"1"'}
+                ).status_code
+                == 200
+            )
+            stale = client.put(
+                f"/api/datasets/{guid}", json=minimal_dataset("PG three"), headers={**AUTH, "If-Match": '"1"'}
+            )
             assert stale.status_code == 409
             assert client.get(f"/api/datasets/{guid}").json()["dataset"]["title"]["en"] == "PG two"
     finally:

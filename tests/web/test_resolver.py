@@ -101,9 +101,7 @@ def test_the_dataset_page_itself_carries_the_signposting_links(client: TestClien
     assert "Accept" in client.get(f"/guid/{guid}").headers["vary"]
 
 
-def test_head_on_a_guid_gives_the_signposting_links_without_a_body(
-    client: TestClient, add: Callable[..., str]
-) -> None:
+def test_head_on_a_guid_gives_the_signposting_links_without_a_body(client: TestClient, add: Callable[..., str]) -> None:
     guid = add()
     response = client.head(f"/guid/{guid}")
     assert response.status_code == 200
@@ -144,8 +142,11 @@ def test_a_tombstoned_guid_answers_410_with_its_last_metadata_and_the_reason(
     g = _graph(rdf.text, "turtle")
     node = URIRef(f"http://testserver/guid/{guid}")
     assert (node, DCTERMS.title, Literal("Breast MR", lang="en")) in g
-    assert (node, URIRef("http://www.w3.org/2004/02/skos/core#changeNote"),
-            Literal("the hospital withdrew the dataset")) in g
+    assert (
+        node,
+        URIRef("http://www.w3.org/2004/02/skos/core#changeNote"),
+        Literal("the hospital withdrew the dataset"),
+    ) in g
     assert client.get(f"/dataset/{guid}.jsonld").status_code == 410
 
 

@@ -54,8 +54,12 @@ def test_the_fairgate_run_command_initialises_var_in_the_current_directory_and_s
     fairgate = Path(sys.executable).parent / "fairgate"
     command = [str(fairgate)] if fairgate.exists() else [sys.executable, "-c", "from catalog.cli import app; app()"]
     proc = subprocess.Popen(
-        [*command, "run"], cwd=tmp_path, env=_clean_env(tmp_path, port),
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [*command, "run"],
+        cwd=tmp_path,
+        env=_clean_env(tmp_path, port),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 120  # startup wait only
