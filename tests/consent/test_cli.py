@@ -274,8 +274,11 @@ def test_command_line_appends_make_the_checkpoint_the_policy_asks_for(
     settings = ConsentSettings(data_dir=tmp_path / "var", checkpoint_every_events=3)
     monkeypatch.setattr(cli, "settings_factory", lambda: settings)
     assert run("enrol", str(write_csv(tmp_path / "e.csv", ENROL_HEADER, enrolment_rows(range(1, 6)))))[0] == 0
-    sent = write_csv(tmp_path / "sent.csv", ["national_id", "institution", "sent_on"],
-                     [[national_id(n), "NTU", "2019-02-01"] for n in range(1, 6)])
+    sent = write_csv(
+        tmp_path / "sent.csv",
+        ["national_id", "institution", "sent_on"],
+        [[national_id(n), "NTU", "2019-02-01"] for n in range(1, 6)],
+    )
     code, out = run("notices", "sent", str(sent))
     registry = ConsentRegistry.from_settings(settings)
     try:

@@ -201,7 +201,8 @@ def test_the_consent_story_opt_out_of_one_dataset(
     assert status[OTHER_DATASET].included
     uses = {u.release_id: u for u in mine.releases}
     assert set(uses) == {before, included}
-    assert uses[before].project is not None and uses[before].project.title == "Lung nodule AI"
+    project = uses[before].project
+    assert project is not None and project.title == "Lung nodule AI"
     [notice] = uses[before].notices
     assert notice.acknowledged_at is None
     registry.acknowledge(notice.notice_id, "holder@ncku")

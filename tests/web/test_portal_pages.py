@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 from fastapi.testclient import TestClient
@@ -48,7 +49,7 @@ def release(registry: ConsentRegistry, dataset: str, case: str, out: Path) -> tu
     return m.release_id, m.cases_out
 
 
-def portal_sign_in(client: TestClient, who: str, secret: str) -> object:
+def portal_sign_in(client: TestClient, who: str, secret: str) -> Any:
     page = client.get("/portal")
     return client.post(
         "/portal/sign-in",
@@ -65,7 +66,7 @@ def test_the_story_through_the_pages(client: TestClient, ctx: Context, add: Call
     first = client.get("/portal")
     assert first.status_code == 200 and 'lang="zh-Hant-TW"' in first.text  # Traditional Chinese by default
     r = portal_sign_in(client, national_id(1), code)
-    assert r.status_code == 303 and r.headers["location"] == "/portal/password"  # type: ignore[attr-defined]
+    assert r.status_code == 303 and r.headers["location"] == "/portal/password"
     assert client.get("/portal/my-data", follow_redirects=False).headers["location"] == "/portal/password"
     page = client.get("/portal/password")
     r = client.post(
@@ -99,8 +100,8 @@ def test_the_story_through_the_pages(client: TestClient, ctx: Context, add: Call
     out = client.post("/portal/sign-out", data={"csrf": csrf_of(history)}, follow_redirects=False)
     assert out.status_code == 303
     assert client.get("/portal/my-data", follow_redirects=False).headers["location"].startswith("/portal")
-    assert portal_sign_in(client, national_id(1), code).status_code == 401  # the code worked once  # type: ignore[attr-defined]
-    assert portal_sign_in(client, national_id(1), "a sentence of mine").status_code == 303  # type: ignore[attr-defined]
+    assert portal_sign_in(client, national_id(1), code).status_code == 401  # the code worked once
+    assert portal_sign_in(client, national_id(1), "a sentence of mine").status_code == 303
     actions = {e.action for e in registry.audit_log(subject=subject) if e.actor == "portal"}
     assert {"portal.sign_in", "portal.view", "portal.change", "portal.receipt", "portal.history"} <= actions
 
@@ -113,10 +114,10 @@ def test_twenty_wrong_codes_lock_with_the_same_page_for_an_unknown_id(
     answers = []
     for who in (national_id(1), national_id(555)):
         wrong = [portal_sign_in(client, who, f"nope-{i}") for i in range(20)]
-        assert {w.status_code for w in wrong} == {401}  # type: ignore[attr-defined]
+        assert {w.status_code for w in wrong} == {401}
         locked = portal_sign_in(client, who, code)
-        answers.append((wrong[0].status_code, locked.status_code, locked.text.replace(csrf_of(locked.text), "")))  # type: ignore[attr-defined]
-        assert who not in locked.text  # type: ignore[attr-defined]
+        answers.append((wrong[0].status_code, locked.status_code, locked.text.replace(csrf_of(locked.text), "")))
+        assert who not in locked.text
     assert answers[0] == answers[1]
     assert answers[0][1] == 429
 
@@ -131,5 +132,5 @@ def test_a_steward_reissues_a_code_that_signs_in(
     assert r.status_code == 200
     marker = '<code id="new-code">'
     code = r.text[r.text.index(marker) + len(marker) : r.text.index("</code>", r.text.index(marker))]
-    assert portal_sign_in(steward_client, national_id(1), lost).status_code == 401  # type: ignore[attr-defined]
-    assert portal_sign_in(steward_client, national_id(1), code).status_code == 303  # type: ignore[attr-defined]
+    assert portal_sign_in(steward_client, national_id(1), lost).status_code == 401
+    assert portal_sign_in(steward_client, national_id(1), code).status_code == 303
