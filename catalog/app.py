@@ -42,6 +42,7 @@ _ROUTER_MODULES: list[str] = [
     "catalog.web.access_steward",  # before catalog.web.steward: /steward/applications/… is its own
     "catalog.web.steward",
     "catalog.web.portal",
+    "catalog.web.consent_workbench",
     "catalog.web.fair_page",
     "catalog.web.pages",  # catch-all page routes: keep last
 ]

@@ -25,6 +25,7 @@ from consent.pseudonyms import IdentifierError
 from consent.registry import ConsentRegistry
 from consent.release import create_release, manifest_of, read_case_ids
 from consent.settings import ConsentSettings
+from consent.workbench import record_verification
 from schemas.consent import Channel, EventKind, EventRequest
 
 consent_app = typer.Typer(help="Consent registry: enrolments, notices, choices, report, verify.", no_args_is_help=True)
@@ -228,7 +229,9 @@ def verify(
 ) -> None:
     """Check every hash chain, checkpoint and signature; with --against, that no exported checkpoint is gone."""
     with console.status("verifying hash chains"):
-        result = open_registry().verify(Actor.cli(), against=against or [])
+        registry, who = open_registry(), Actor.cli()
+        result = registry.verify(who, against=against or [])
+        record_verification(registry, who, result)  # the steward's report page shows the last outcome
     if result.ok:
         console.print(
             f"ledger intact: {result.events_checked} events in {result.chains} chains verified, "

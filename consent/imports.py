@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -89,7 +89,7 @@ def _moment(value: str, column: str, line: int, errors: list[RowError]) -> datet
 
 
 def parse_enrolments(
-    registry: ConsentRegistry, path: Path, known_datasets: set[str] | None = None
+    registry: ConsentRegistry, path: Path, known_datasets: Container[str] | None = None
 ) -> Parsed[EnrolmentInput]:
     """Columns: national_id (or local_id), institution, dataset, category (A|B|C), case_ids
     (separated by ';'), optional enrolled_on. Datasets must be GUIDs, and listed in ``known_datasets``

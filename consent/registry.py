@@ -361,6 +361,27 @@ class ConsentRegistry:
         result: list[ConsentEvent] = self._retrying(lambda conn: self._append_in(conn, requests, keys, now))
         return result
 
+    def append_with_access_codes(
+        self, requests: Sequence[EventRequest], now: datetime | None = None
+    ) -> tuple[list[ConsentEvent], list[str]]:
+        """Append notices and issue one portal access code per request in the same transaction, so a
+        campaign is recorded with its letters' codes or not at all."""
+        created = format_instant(now or now_utc())
+
+        def work(conn: Connection) -> tuple[list[ConsentEvent], list[str]]:
+            events = self._append_in(conn, requests, [None] * len(requests), now)
+            codes = [secrets.token_urlsafe(9) for _ in requests]
+            rows = [
+                {"code_hash": self.pseudonymiser.access_code_hash(c), "subject": r.subject, "created_at": created}
+                for c, r in zip(codes, requests, strict=True)
+            ]
+            for chunk in _chunks(rows, 2000):
+                conn.execute(t.access_codes.insert(), list(chunk))
+            return events, codes
+
+        result: tuple[list[ConsentEvent], list[str]] = self._retrying(work)
+        return result
+
     def _append_in(
         self,
         conn: Connection,

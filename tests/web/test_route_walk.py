@@ -141,6 +141,19 @@ def test_every_page_refuses_browsers_without_its_role(ctx: Context) -> None:
     pages = [(op.method, op.path) for op in _operations(app) if not op.documented and op.path not in REDIRECTS]
     guarded = [(m, p, roles) for m, p in pages for prefix, roles in PAGE_AREAS if p.startswith(prefix)]
     assert len(guarded) >= 30
+    walked = {p for _, p, _ in guarded}
+    consent_pages = {
+        "/steward/consent/upload",
+        "/steward/consent/upload/{upload_id}",
+        "/steward/consent/upload/{upload_id}/commit",
+        "/steward/consent/upload/{upload_id}/letters",
+        "/steward/consent/record",
+        "/steward/consent/record/{event_id}",
+        "/steward/consent/report",
+        "/steward/consent/report.csv",
+        "/steward/consent/verify",
+    }
+    assert consent_pages <= walked, consent_pages - walked
     for method, path, roles in guarded:
         assert roles is not None
         for caller, c in browsers.items():
