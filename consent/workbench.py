@@ -386,6 +386,7 @@ def commit(
     except FileNotFoundError:
         raise NotFound("this upload was already committed; upload the file again to import it again") from None
     working = Upload(upload.upload_id, upload.kind, claimed.name, upload.owner, upload.created_at, upload.folder)
+    written = False
     try:
         parsed = _parse(registry, working, known_datasets)
         if parsed.errors:
@@ -408,12 +409,14 @@ def commit(
             subjects = len({r.subject for r in requests})
             if upload.kind is UploadKind.NOTICES_SENT:
                 _, codes = registry.append_with_access_codes(requests)
+                written = True
                 _write_letters(parsed, good, codes, upload.letters)
                 letters = True
             else:
                 registry.append(requests)
     except BaseException:
-        claimed.rename(upload.path)
+        if not written:  # nothing reached the ledger: the upload may be confirmed again
+            claimed.rename(upload.path)
         raise
     claimed.unlink(missing_ok=True)
     return Committed(upload.kind, len(parsed.good), subjects, letters)
