@@ -16,7 +16,12 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol, runtime_ch
 if TYPE_CHECKING:  # a process that only reads rows (the search indexer) need not load the models
     from schemas import Dataset
 
-ChangeKind = Literal["created", "updated", "restored", "tombstoned"]
+ChangeKind = Literal["created", "updated", "restored", "tombstoned", "unpublished"]
+#: Publication states: active (published), unpublished (hidden from search, listings and feeds but
+#: resolvable to stewards), tombstoned (withdrawn; resolves as 410 with the reason).
+DatasetStatus = Literal["active", "unpublished", "tombstoned"]
+#: Kinds of change after which a record must leave the search index.
+GONE_KINDS = frozenset({"tombstoned", "unpublished"})
 
 
 class StoreError(Exception):
@@ -42,7 +47,7 @@ class StoredDataset:
     dataset: Dataset
     guid: str
     revision: int
-    status: Literal["active", "tombstoned"]
+    status: DatasetStatus
     content_hash: str
     created_at: datetime
     updated_at: datetime
@@ -54,6 +59,10 @@ class StoredDataset:
     @property
     def is_tombstone(self) -> bool:
         return self.status == "tombstoned"
+
+    @property
+    def is_unpublished(self) -> bool:
+        return self.status == "unpublished"
 
 
 @dataclass(frozen=True)
@@ -80,7 +89,7 @@ class ChangeRow(NamedTuple):
     guid: str
     content: str
     revision: int
-    status: Literal["active", "tombstoned"]
+    status: DatasetStatus
     content_hash: str
     created_at: datetime
     updated_at: datetime

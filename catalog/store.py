@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Engine, Text, bindparam, cast, func, insert, or_, select, update
 
 from catalog import guid as guids
 from catalog.changes import (
@@ -29,6 +29,7 @@ from catalog.changes import (
     ChangeKind,
     ChangeRow,
     Conflict,
+    DatasetStatus,
     DeliveryError,
     NotFound,
     StoredDataset,
@@ -300,6 +301,24 @@ class Store:
         with self._sessions() as s:
             return int(s.scalar(q) or 0)
 
+    def curation_list(self, *, text: str = "", status: str | None = None, limit: int = 200) -> list[StoredDataset]:
+        """Every dataset whatever its state (the steward's list), newest change first, optionally only
+        those in ``status`` whose content contains ``text`` (case-insensitive, any language)."""
+        q = select(DatasetRow)
+        if status:
+            q = q.where(DatasetRow.status == status)
+        if text.strip():
+            needle = text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            q = q.where(
+                or_(
+                    cast(DatasetRow.content, Text).ilike(f"%{needle}%", escape="\\"),
+                    DatasetRow.guid.ilike(f"%{needle}%", escape="\\"),
+                )
+            )
+        q = q.order_by(DatasetRow.updated_at.desc(), DatasetRow.id.desc()).limit(max(1, min(limit, 1000)))
+        with self._sessions() as s:
+            return [_stored(r) for r in s.scalars(q)]
+
     def earliest_change(self) -> datetime | None:
         """When the least recently changed dataset (tombstones included) last changed."""
         with self._sessions() as s:
@@ -422,6 +441,42 @@ class Store:
         self._publish(changes)
         return results
 
+    def unpublish(self, guid: str, *, actor: str, reason: str | None = None) -> SaveResult:
+        """Hide a published dataset from search, listings and feeds; stewards still resolve it."""
+        return self._set_status(guid, "unpublished", frm=("active",), activity="unpublish", actor=actor, reason=reason)
+
+    def publish(self, guid: str, *, actor: str, reason: str | None = None) -> SaveResult:
+        """Make an unpublished dataset public again."""
+        return self._set_status(guid, "active", frm=("unpublished",), activity="publish", actor=actor, reason=reason)
+
+    def restore(self, guid: str, *, actor: str, reason: str | None = None) -> SaveResult:
+        """Bring a tombstoned dataset back, published, with its last metadata."""
+        return self._set_status(guid, "active", frm=("tombstoned",), activity="restore", actor=actor, reason=reason)
+
+    def _set_status(
+        self, guid: str, to: str, *, frm: tuple[str, ...], activity: str, actor: str, reason: str | None
+    ) -> SaveResult:
+        now = _now()
+        with self._sessions.begin() as s:
+            row = s.scalar(select(DatasetRow).where(DatasetRow.guid == guid).with_for_update())
+            if row is None:
+                raise NotFound(f"no dataset with GUID {guid!r}")
+            if row.status == to:
+                return SaveResult(guid, row.revision, "unchanged")
+            if row.status not in frm:
+                raise StoreError(f"dataset {guid} is {row.status}; it cannot be {activity}ed from there")
+            row.revision += 1
+            row.status = to
+            row.tombstone_reason = None
+            row.tombstoned_at = None
+            row.updated_at = now
+            s.add(_revision_row(row, activity, actor, reason, now))
+            result = SaveResult(guid, row.revision, "restored" if to == "active" else "updated")
+            kind: ChangeKind = "restored" if to == "active" else "unpublished"
+            change = Change(kind, guid, _stored(row), canonical_json(row.content))
+        self._publish([change])
+        return result
+
     def _write(
         self,
         records: list[NewRecord],
@@ -484,12 +539,14 @@ class Store:
                     status: SaveStatus = "created"
                 else:
                     restored = row.status == "tombstoned"
+                    # An edit keeps an unpublished record unpublished; only a tombstone comes back.
+                    kept: str = "unpublished" if row.status == "unpublished" else "active"
                     if row.content_hash == digest and not restored:
                         results.append(SaveResult(guid, row.revision, "unchanged"))
                         continue
                     row.revision += 1
                     row.content_hash = digest
-                    row.status = "active"
+                    row.status = kept
                     if source_guid and row.source_guid is None:
                         row.source_guid, row.upstream_id = source_guid, upstream_id
                     pending = next((r for r in inserts if r["guid"] == guid), None) if row.fresh else None
@@ -502,7 +559,7 @@ class Store:
                                 "revision": row.revision,
                                 "content_hash": digest,
                                 "content": content,
-                                "status": "active",
+                                "status": row.status,
                                 "tombstone_reason": None,
                                 "tombstoned_at": None,
                                 "source_guid": row.source_guid,
@@ -530,14 +587,14 @@ class Store:
                     dataset=ds.model_copy(update={"guid": guid}),
                     guid=guid,
                     revision=row.revision,
-                    status="active",
+                    status="unpublished" if row.status == "unpublished" else "active",
                     content_hash=digest,
                     created_at=row.created_at,
                     updated_at=now,
                     source_guid=row.source_guid,
                     upstream_id=row.upstream_id,
                 )
-                kind: ChangeKind = "updated"
+                kind: ChangeKind = "unpublished" if row.status == "unpublished" else "updated"
                 if status in ("created", "restored"):
                     kind = "created" if status == "created" else "restored"
                 changes.append(Change(kind, guid, stored, content))
@@ -758,13 +815,16 @@ def _revision_row(row: DatasetRow, activity: str, actor: str, reason: str | None
     )
 
 
+_STATUSES: dict[str, DatasetStatus] = {"active": "active", "unpublished": "unpublished", "tombstoned": "tombstoned"}
+
+
 def _stored(row: DatasetRow, dataset: Dataset | None = None) -> StoredDataset:
     ds = dataset.model_copy(update={"guid": row.guid}) if dataset is not None else dataset_of(row.guid, row.content)
     return StoredDataset(
         dataset=ds,
         guid=row.guid,
         revision=row.revision,
-        status="tombstoned" if row.status == "tombstoned" else "active",
+        status=_STATUSES.get(row.status, "active"),
         content_hash=row.content_hash,
         created_at=_aware(row.created_at) or _now(),
         updated_at=_aware(row.updated_at) or _now(),

@@ -329,3 +329,41 @@ def test_postgresql_connections_plan_each_statement_afresh_without_jit_and_keep_
             assert conn.execute(text("SHOW work_mem")).scalar() == "7MB"
     finally:
         engine.dispose()
+
+
+def test_unpublish_hides_a_record_from_listings_and_an_edit_keeps_it_hidden(store: Store) -> None:
+    heard: list[str] = []
+    store.subscribe(lambda changes: heard.extend(c.kind for c in changes))
+    guid = store.save(_ds("Hidden"), actor="a").guid
+    store.unpublish(guid, actor="steward")
+    assert store.get(guid).status == "unpublished" and store.count() == 0
+    assert [s.guid for s in store.curation_list(status="unpublished")] == [guid]
+    current = store.get(guid)
+    store.save(current.dataset.model_copy(update={"title": {"en": "Hidden 2"}}), actor="a")
+    assert store.get(guid).status == "unpublished" and store.count() == 0
+    store.publish(guid, actor="steward")
+    assert store.get(guid).status == "active" and store.count() == 1
+    assert heard == ["created", "unpublished", "unpublished", "restored"]
+    assert [r.activity for r in store.revisions(guid)] == ["edit", "unpublish", "edit", "publish"]
+
+
+def test_restore_brings_a_tombstone_back_and_refuses_a_record_that_is_not_one(store: Store) -> None:
+    guid = store.save(_ds("Back"), actor="a").guid
+    assert store.restore(guid, actor="steward").status == "unchanged"  # already live: nothing written
+    store.unpublish(guid, actor="steward")
+    with pytest.raises(StoreError):
+        store.restore(guid, actor="steward")  # unpublished is not a tombstone; publish it instead
+    store.publish(guid, actor="steward")
+    store.tombstone(guid, reason="duplicate", actor="steward")
+    store.restore(guid, actor="steward", reason="not a duplicate after all")
+    stored = store.get(guid)
+    assert stored.status == "active" and stored.tombstone_reason is None
+
+
+def test_the_curation_list_finds_text_in_any_language_and_every_state(store: Store) -> None:
+    a = store.save(_ds("Knee MRI"), actor="a").guid
+    b = store.save(_ds("Lung CT"), actor="a").guid
+    store.tombstone(b, reason="gone", actor="s")
+    assert {s.guid for s in store.curation_list()} == {a, b}
+    assert [s.guid for s in store.curation_list(text="knee")] == [a]
+    assert [s.guid for s in store.curation_list(text="100%_")] == []

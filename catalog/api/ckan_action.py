@@ -86,7 +86,7 @@ def _find(ctx: Context, ident: str) -> StoredDataset:
     candidates = [ident] if "/" in ident else [f"{ctx.store.guid_prefix}/{ident}", ident]
     for guid in candidates:
         found = ctx.store.find(guid)
-        if found is not None:
+        if found is not None and not found.is_unpublished:  # unpublished: not in any public feed
             return found
     raise _Missing(f"no dataset with id or name {ident!r}")
 
@@ -234,7 +234,7 @@ def package_search(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         packages = [_stored_package(ctx, s) for s in stored]
     else:
         total, guids, facets = _searched(ctx, query, filters)
-        packages = [_stored_package(ctx, s) for s in ctx.store.get_many(guids) if not s.is_tombstone]
+        packages = [_stored_package(ctx, s) for s in ctx.store.get_many(guids) if s.status == "active"]
     search_facets, legacy = _search_facets(query, facets)
     return {
         "count": total,
@@ -312,7 +312,7 @@ def _show(ctx: Context, items: dict[str, dict[str, Any]], params: dict[str, Any]
         value = found["title"] if facet == "publisher" else ident.upper()
         query = CkanQuery(rows=min(_int(params, "rows", 10) or 10, 1000), sort="title")
         _, guids, _ = _searched(ctx, query, {facet: [value]})
-        out["packages"] = [_stored_package(ctx, s) for s in ctx.store.get_many(guids)]
+        out["packages"] = [_stored_package(ctx, s) for s in ctx.store.get_many(guids) if s.status == "active"]
     return out
 
 

@@ -12,6 +12,7 @@ import json
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from catalog.api.visibility import visible
 from catalog.context import Context
 from catalog.dcat.croissant import MEDIA_TYPE, PROFILE, croissant
 from catalog.store import StoredDataset
@@ -48,4 +49,4 @@ def croissant_response(stored: StoredDataset, base_url: str) -> Response:
 )
 def dataset_croissant(request: Request, guid: str) -> Response:
     ctx: Context = request.app.state.ctx
-    return croissant_response(ctx.store.get(guid), ctx.settings.base_url)
+    return croissant_response(visible(request, ctx.store.get(guid)), ctx.settings.base_url)

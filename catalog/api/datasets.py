@@ -14,6 +14,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 
 from catalog.api.auth import Steward, audit
+from catalog.api.visibility import visible
 from catalog.context import Context
 from catalog.store import Revision, StoredDataset
 from schemas import Dataset
@@ -156,7 +157,7 @@ def list_revisions(request: Request, guid: str) -> dict[str, Any]:
 
 @router.get("/{guid:path}", summary="One dataset (410 with its last metadata when tombstoned)")
 def get_dataset(request: Request, guid: str) -> JSONResponse:
-    return _record_response(_ctx(request).store.get(guid))
+    return _record_response(visible(request, _ctx(request).store.get(guid)))
 
 
 @router.post("", status_code=201, summary="Create a dataset (steward role required)")

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from catalog.api.visibility import visible
 from catalog.context import Context
 from catalog.fair.assess import assess, catalog_report
 
@@ -26,7 +27,7 @@ def report(ctx: Context) -> dict[str, Any]:
 
 @router.get("/api/datasets/{guid:path}/fair", summary="FAIR self-assessment of one dataset (F-UJI metric names)")
 def dataset_fair(request: Request, guid: str) -> JSONResponse:
-    stored = _ctx(request).store.get(guid)
+    stored = visible(request, _ctx(request).store.get(guid))
     body = assess(stored.dataset, stored.guid).as_json()
     return JSONResponse(body, status_code=410 if stored.is_tombstone else 200)
 

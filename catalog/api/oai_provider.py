@@ -283,7 +283,7 @@ def _identify(ctx: Context, body: ET.Element, base: str) -> None:
 def _get(ctx: Context, identifier: str) -> StoredDataset:
     guid = guid_of(identifier, ctx.store.guid_prefix)
     found = ctx.store.find(guid) if guid else None
-    if found is None:
+    if found is None or found.is_unpublished:  # unpublished: not in any public feed
         raise OaiError(
             "idDoesNotExist",
             f"{identifier!r} is not an identifier of this repository; "

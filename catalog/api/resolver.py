@@ -16,6 +16,7 @@ from rdflib import Graph, Literal, URIRef
 
 from catalog.api import croissant
 from catalog.api.datasets import guid_path
+from catalog.api.visibility import visible
 from catalog.context import Context
 from catalog.dcat import MEDIA_TYPES, SUFFIXES, Paging, catalog_graph, dataset_graph, dataset_iri, serialise_graph
 from catalog.settings import Settings
@@ -143,7 +144,7 @@ def resolve(request: Request, guid: str) -> Response:
 
     ctx = _ctx(request)
     if croissant.wants_croissant(request.headers.get("accept")):
-        return croissant.croissant_response(ctx.store.get(guid), ctx.settings.base_url)
+        return croissant.croissant_response(visible(request, ctx.store.get(guid)), ctx.settings.base_url)
     wanted = negotiate(request.headers.get("accept"))
     if wanted is None:
         raise HTTPException(
@@ -154,7 +155,7 @@ def resolve(request: Request, guid: str) -> Response:
             },
         )
     try:
-        stored = ctx.store.get(guid)
+        stored = visible(request, ctx.store.get(guid))
     except NotFound as exc:
         if wanted == HTML:
             return pages.not_found_page(request, str(exc))
@@ -178,7 +179,7 @@ def _also_head(path: str, endpoint: Any) -> None:
 def _dataset_route(suffix: str, fmt: str) -> None:
     def serve(request: Request, guid: str) -> Response:
         ctx = _ctx(request)
-        return rdf_response(ctx.store.get(guid), fmt, ctx.settings)
+        return rdf_response(visible(request, ctx.store.get(guid)), fmt, ctx.settings)
 
     serve.__name__ = f"dataset_as_{suffix}"
     path = f"/dataset/{{guid:path}}.{suffix}"

@@ -13,7 +13,7 @@ from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
-from catalog.changes import Change, ChangeRow, StoredDataset
+from catalog.changes import GONE_KINDS, Change, ChangeRow, StoredDataset
 from catalog.search.document import SearchDocument, build_document, document_of_content
 from catalog.search.query import SearchQuery, SearchResults
 from catalog.settings import Settings
@@ -90,20 +90,20 @@ class Group:
     def add(self, changes: Iterable[Change]) -> None:
         for c in changes:
             self._final.pop(c.guid, None)  # keep the order of last changes
-            self._final[c.guid] = (c.kind, None if c.kind == "tombstoned" else document_of(c.stored))
+            self._final[c.guid] = (c.kind, None if c.kind in GONE_KINDS else document_of(c.stored))
 
     def add_rows(self, rows: Iterable[ChangeRow]) -> None:
         """Like :meth:`add`, for changes handed over as rows (from another process)."""
         for r in rows:
             self._final.pop(r.guid, None)
-            self._final[r.guid] = (r.kind, None if r.kind == "tombstoned" else document_of_row(r))
+            self._final[r.guid] = (r.kind, None if r.kind in GONE_KINDS else document_of_row(r))
 
     def clear(self) -> None:
         self._final = {}
 
     def apply(self, index: SearchIndex) -> None:
         final, self._final = self._final, {}
-        gone = [g for g, (kind, _) in final.items() if kind == "tombstoned"]
+        gone = [g for g, (kind, _) in final.items() if kind in GONE_KINDS]
         live = [doc for _, doc in final.values() if doc is not None]
         new = frozenset(g for g, (kind, _) in final.items() if kind == "created")
         if isinstance(index, AppliesGroups):
@@ -164,4 +164,4 @@ def open_index(settings: Settings) -> SearchIndex:
 
 
 def active(records: Iterable[StoredDataset]) -> Iterable[StoredDataset]:
-    return (r for r in records if not r.is_tombstone)
+    return (r for r in records if r.status == "active")

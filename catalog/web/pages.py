@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from catalog.api.resolver import signposting
+from catalog.api.visibility import visible
 from catalog.context import Context
 from catalog.dcat import SUFFIXES, dataset_iri, dataset_to_schemaorg
 from catalog.fair.assess import assess
@@ -117,7 +118,7 @@ def home(
 def revisions_page(request: Request, guid: str) -> Response:
     ctx = _ctx(request)
     try:
-        stored = ctx.store.get(guid)
+        stored = visible(request, ctx.store.get(guid))
         revs = ctx.store.revisions(guid)
     except NotFound as exc:
         return not_found_page(request, str(exc))
@@ -134,7 +135,7 @@ def revisions_page(request: Request, guid: str) -> Response:
 def dataset_page(request: Request, guid: str) -> Response:
     ctx = _ctx(request)
     try:
-        stored = ctx.store.get(guid)
+        stored = visible(request, ctx.store.get(guid))
     except NotFound as exc:
         return not_found_page(request, str(exc))
     return dataset_page_response(request, stored)
