@@ -240,6 +240,17 @@ class HarvestService:
             row.options = options
         return self.source(name)
 
+    def update_source(self, name: str, *, url: str) -> SourceInfo:
+        """Point a source at another location of the same kind; its GUID (and so its records' GUIDs) stays."""
+        with self._sessions.begin() as s:
+            row = self._row(s, name)
+            try:
+                registry.check_location(row.kind, url)
+            except ValueError as exc:
+                raise StoreError(str(exc)) from exc
+            row.url = url
+        return self.source(name)
+
     def remove_source(self, name: str) -> None:
         """Forget a source's bookkeeping; its records stay in the catalog."""
         with self._sessions.begin() as s:

@@ -91,6 +91,8 @@ def _source_page(
     schedule_error: str | None = None,
     schedule_text: str | None = None,
     status_code: int = 200,
+    url_error: str | None = None,
+    url_text: str | None = None,
 ) -> Response:
     service = harvest_service(request)
     try:
@@ -107,6 +109,8 @@ def _source_page(
         "errors": errors,
         "schedule_error": schedule_error,
         "schedule_text": schedule_text if schedule_text is not None else info.options.get("schedule", ""),
+        "url_error": url_error,
+        "url_text": url_text if url_text is not None else info.url,
     }
     return _page(request, "steward_source.html", values, status_code)
 
@@ -144,3 +148,37 @@ def set_schedule(request: Request, name: str, csrf: str = Form(""), schedule: st
         return _source_page(request, name, schedule_error=str(exc), schedule_text=schedule, status_code=400)
     audit(request, who, "harvest.schedule", name, detail={"schedule": info.options.get("schedule")})
     return RedirectResponse(f"/steward/harvest/{quote(name)}", status_code=303)
+
+
+@router.post("/harvest/{name}/edit")
+def edit_source(request: Request, name: str, csrf: str = Form(""), url: str = Form("")) -> Response:
+    who = page_form(request, csrf, *STEWARD_ROLES)
+    service = harvest_service(request)
+    try:
+        before = service.source(name).url
+        service.update_source(name, url=url.strip())
+    except NotFound as exc:
+        return render(request, "error.html", {"status": 404, "message": str(exc)}, status_code=404)
+    except StoreError as exc:
+        return _source_page(request, name, url_error=str(exc), url_text=url, status_code=400)
+    audit(request, who, "harvest.source.edit", name, detail={"url": url.strip(), "was": before})
+    return RedirectResponse(f"/steward/harvest/{quote(name)}", status_code=303)
+
+
+@router.post("/harvest/{name}/remove")
+def remove_source(request: Request, name: str, csrf: str = Form(""), confirm: str = Form("")) -> Response:
+    who = page_form(request, csrf, *STEWARD_ROLES)
+    service = harvest_service(request)
+    lang = request_language(request)
+    try:
+        info = service.source(name)
+    except NotFound as exc:
+        return render(request, "error.html", {"status": 404, "message": str(exc)}, status_code=404)
+    if info.running:
+        return render(request, "error.html", {"status": 409, "message": t("source_busy", lang)}, status_code=409)
+    if confirm.strip() != name:
+        message = t("wb_remove_confirm_needed", lang)
+        return render(request, "error.html", {"status": 400, "message": message}, status_code=400)
+    service.remove_source(name)
+    audit(request, who, "harvest.source.remove", name, detail={"url": info.url, "kind": info.kind})
+    return RedirectResponse("/steward/harvest", status_code=303)

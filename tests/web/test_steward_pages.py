@@ -135,3 +135,26 @@ def test_a_scheduled_source_runs_in_a_served_app_without_anyone_pressing_a_butto
         server.should_exit = True
         thread.join(timeout=30)
     assert [r.status for r in service.runs("nightly")] == ["succeeded"]
+
+
+def test_a_steward_edits_a_sources_location_and_removes_it_after_typing_its_name(
+    steward_client: TestClient, tmp_path: Path, ctx: Context
+) -> None:
+    from catalog.api.auth import audit_of
+
+    client = steward_client
+    csrf = csrf_of(client.get("/steward/harvest").text)
+    client.post(
+        "/steward/harvest/sources", data={"csrf": csrf, "kind": "local", "url": str(_folder(tmp_path)), "name": "s"}
+    )
+    other = tmp_path / "other"
+    other.mkdir()
+    bad = client.post("/steward/harvest/s/edit", data={"csrf": csrf, "url": str(tmp_path / "missing")})
+    assert bad.status_code == 400 and 'id="e-url"' in bad.text
+    ok = client.post("/steward/harvest/s/edit", data={"csrf": csrf, "url": str(other)}, follow_redirects=False)
+    assert ok.status_code == 303 and str(other) in client.get("/steward/harvest/s").text
+    assert client.post("/steward/harvest/s/remove", data={"csrf": csrf, "confirm": "x"}).status_code == 400
+    gone = client.post("/steward/harvest/s/remove", data={"csrf": csrf, "confirm": "s"}, follow_redirects=False)
+    assert gone.status_code == 303 and client.get("/steward/harvest/s").status_code == 404
+    actions = repr(audit_of(ctx).entries())
+    assert "harvest.source.edit" in actions and "harvest.source.remove" in actions
