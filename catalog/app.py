@@ -41,6 +41,7 @@ _ROUTER_MODULES: list[str] = [
     "catalog.web.access_pages",
     "catalog.web.access_steward",  # before catalog.web.steward: /steward/applications/… is its own
     "catalog.web.workbench",
+    "catalog.web.import_page",
     "catalog.web.steward",
     "catalog.web.portal",
     "catalog.web.consent_workbench",

@@ -64,7 +64,7 @@ def test_workbench_pages_have_no_axe_violations(page: Any, server: LiveServer, a
     guid = server.ctx.store.save(Dataset.model_validate(minimal_dataset(f"Axe {lang}")), actor="seed").guid
     _sign_in(page, server.url, "/steward/datasets")
     for path in ("/steward/datasets", "/steward/datasets/new", f"/steward/datasets/{guid}/edit",
-                 f"/steward/datasets/{guid}/history"):  # fmt: skip
+                 f"/steward/datasets/{guid}/history", "/steward/import"):  # fmt: skip
         page.goto(f"{server.url}{path}?lang={lang}")
         assert axe_violations(page, axe_source) == [], path
     # The form sent back with messages beside its fields, and a stale edit showing both versions.
@@ -82,6 +82,16 @@ def test_workbench_pages_have_no_axe_violations(page: Any, server: LiveServer, a
     page.click("#save")
     page.wait_for_selector("#conflict")
     assert axe_violations(page, axe_source) == [], "stale edit"
+    # The upload preview with its SHACL report.
+    from tests.test_upload_import import TURTLE
+
+    page.goto(f"{server.url}/steward/import?lang={lang}")
+    page.set_input_files("#f-file", files=[{"name": "c.ttl", "mimeType": "text/turtle", "buffer": TURTLE}])
+    page.click("#upload")
+    page.wait_for_selector("#preview")
+    assert axe_violations(page, axe_source) == [], "import preview"
+    page.goto(f"{server.url}/steward/datasets/{guid}/edit?lang={lang}")
+    page.fill('[id="f-title__en"]', "Mine")
     page.click("#add-contact")
     page.wait_for_selector("#contact-1")
     assert page.input_value('[id="f-title__en"]') == "Mine"

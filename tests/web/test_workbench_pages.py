@@ -196,3 +196,31 @@ def test_a_researcher_cannot_open_or_post_to_the_workbench(
     csrf = csrf_of(client.get("/account").text)
     r = client.post(f"/steward/datasets/{guid}/state", data={"csrf": csrf, "action": "unpublish"})
     assert r.status_code == 403 and ctx.store.get(guid).status == "active"
+
+
+def test_an_upload_is_previewed_and_written_only_when_confirmed(steward_client: TestClient, ctx: Context) -> None:
+    from tests.test_upload_import import TURTLE
+
+    client = steward_client
+    csrf = csrf_of(client.get("/steward/import").text)
+    bad = client.post("/steward/import", data={"csrf": csrf}, files={"file": ("x.exe", b"MZ", "application/x")})
+    assert bad.status_code == 400 and 'id="import-error"' in bad.text
+    r = client.post("/steward/import", data={"csrf": csrf}, files={"file": ("c.ttl", TURTLE, "text/turtle")})
+    assert r.status_code == 200 and 'data-what="create"' in r.text and 'id="shacl"' in r.text
+    assert ctx.store.count() == 0  # nothing written by the preview
+    token = _form_of_html(r.text)["token"]
+    done = client.post("/steward/import/confirm", data={"csrf": csrf, "token": token}, follow_redirects=False)
+    assert done.status_code == 303 and ctx.store.count() == 1
+    assert client.post("/steward/import/confirm", data={"csrf": csrf, "token": token}).status_code == 404
+    again = client.post("/steward/import", data={"csrf": csrf}, files={"file": ("c.ttl", TURTLE, "text/turtle")})
+    assert 'data-what="unchanged"' in again.text
+
+
+def test_a_researcher_cannot_upload(client: TestClient, ctx: Context) -> None:
+    add_user(ctx, "r@ntu.edu.tw", "researcher")
+    sign_in(client, "r@ntu.edu.tw")
+    csrf = csrf_of(client.get("/account").text)
+    assert client.get("/steward/import").status_code == 403
+    files = {"file": ("c.csv", b"id,title_en\na,A\n", "text/csv")}
+    assert client.post("/steward/import", data={"csrf": csrf}, files=files).status_code == 403
+    assert ctx.store.count() == 0
