@@ -15,6 +15,7 @@ class Role(StrEnum):
     RESEARCHER = "researcher"
     STEWARD = "steward"
     REVIEWER = "reviewer"
+    CHAIR = "chair"  # the review committee's chair: decides (approve, reject, return) and sees the queue
     ADMIN = "admin"
 
 

@@ -1,7 +1,7 @@
 """REST API for access applications (``/api/applications``): a thin layer over ``access.commands``.
 
 Each route authenticates with a role guard, folds the application from its events, runs one command
-and appends what it emits. Researchers act on their own applications; reviewers review and decide;
+and appends what it emits. Researchers act on their own applications; reviewers score; the chair decides;
 stewards record the agreement and release through the consent registry. Every read of an application
 and every download is audited. No rule lives here: refusals come from ``access.rules`` word for word.
 """
@@ -21,7 +21,17 @@ from access.commands import Refused
 from access.store import Conflict, NotFound
 from access.workdays import CalendarGap
 from catalog.api.auth import STEWARD, audit, require
-from catalog.applications.service import ACCESS_ERRORS, ApplicationService, Filters, identity, now, service_of
+from catalog.applications.service import (
+    ACCESS_ERRORS,
+    DECIDERS,
+    SCORERS,
+    ApplicationService,
+    Filters,
+    NotPermitted,
+    identity,
+    now,
+    service_of,
+)
 from consent.errors import ConsentError
 from schemas.access import (
     Application,
@@ -38,10 +48,12 @@ from schemas.accounts import Principal, Role
 router = APIRouter(prefix="/api/applications", tags=["applications"])
 
 RESEARCHER = require(Role.RESEARCHER)
-REVIEWER = require(Role.REVIEWER)
+REVIEWER = require(*SCORERS)
+CHAIR = require(*DECIDERS)
 ANYONE = require()  # any signed-in principal; what they see is narrowed below
 Researcher = Annotated[Principal, Depends(RESEARCHER)]
 Reviewer = Annotated[Principal, Depends(REVIEWER)]
+Chair = Annotated[Principal, Depends(CHAIR)]
 Steward = Annotated[Principal, Depends(STEWARD)]
 Anyone = Annotated[Principal, Depends(ANYONE)]
 
@@ -51,6 +63,8 @@ def _service(request: Request) -> ApplicationService:
 
 
 def _refusal(exc: Exception) -> HTTPException:
+    if isinstance(exc, NotPermitted):
+        return HTTPException(403, detail={"code": "forbidden", "message": str(exc)})
     if isinstance(exc, NotFound):
         return HTTPException(404, detail={"code": "not_found", "message": str(exc)})
     if isinstance(exc, Conflict):
@@ -83,6 +97,22 @@ def _act(
 ) -> dict[str, Any]:
     try:
         app = _service(request).act(application_id, command)
+    except ACCESS_ERRORS as exc:
+        raise _refusal(exc) from None
+    audit(request, who, f"application.{action}", application_id)
+    return view(app, now().date())
+
+
+def _done(
+    request: Request,
+    who: Principal,
+    application_id: str,
+    action: str,
+    step: Callable[[ApplicationService], Application],
+) -> dict[str, Any]:
+    """One service step (the service checks the committee role), audited, answered as the view."""
+    try:
+        app = step(_service(request))
     except ACCESS_ERRORS as exc:
         raise _refusal(exc) from None
     audit(request, who, f"application.{action}", application_id)
@@ -292,10 +322,10 @@ class ReturnBody(BaseModel):
 
 
 @router.post("/{application_id}/return")
-def return_for_correction(application_id: str, body: ReturnBody, request: Request, who: Reviewer) -> dict[str, Any]:
-    me = identity(who)
-    return _act(
-        request, who, application_id, "return", lambda a: commands.return_for_correction(a, me, body.reason, now())
+def return_for_correction(application_id: str, body: ReturnBody, request: Request, who: Chair) -> dict[str, Any]:
+    """The chair returns it for correction; the applicant has 7 working days, then it lapses."""
+    return _done(
+        request, who, application_id, "return", lambda s: s.return_for_correction(who, application_id, body.reason)
     )
 
 
@@ -309,13 +339,8 @@ class ReviewBody(BaseModel):
 @router.post("/{application_id}/reviews")
 def review(application_id: str, body: ReviewBody, request: Request, who: Reviewer) -> dict[str, Any]:
     """One committee member's scores of the five criteria; same institution as the applicant is flagged."""
-    me = identity(who)
-    return _act(
-        request,
-        who,
-        application_id,
-        "review",
-        lambda a: commands.review(a, me, body.scores, now(), body.comment, who.institution),
+    return _done(
+        request, who, application_id, "review", lambda s: s.review(who, application_id, body.scores, body.comment)
     )
 
 
@@ -328,14 +353,14 @@ class DecisionBody(BaseModel):
 
 
 @router.post("/{application_id}/decision")
-def decide(application_id: str, body: DecisionBody, request: Request, who: Reviewer) -> dict[str, Any]:
-    me = identity(who)
-    return _act(
+def decide(application_id: str, body: DecisionBody, request: Request, who: Chair) -> dict[str, Any]:
+    """The chair's decision: approve (with conditions) or reject (a reason is required)."""
+    return _done(
         request,
         who,
         application_id,
         "decide",
-        lambda a: commands.decide(a, me, body.decision, now(), body.conditions, body.reason),
+        lambda s: s.decide(who, application_id, body.decision, body.conditions, body.reason),
     )
 
 

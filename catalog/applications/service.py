@@ -8,7 +8,7 @@ No HTTP here and no rule: callers map the exceptions below to their own answers 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -25,14 +25,22 @@ from consent.api import registry_for
 from consent.audit import Actor
 from consent.errors import ConsentError
 from consent.release import create_release
-from schemas.access import Application, ApplicationForm, Event, Status
+from schemas.access import Application, ApplicationForm, Criterion, Decision, Event, Status
 from schemas.accounts import Principal, Role
 from schemas.consent import ReleaseProject
 
+
+class NotPermitted(Exception):
+    """The caller's roles do not allow this step (the API answers 403, a page its forbidden page)."""
+
+
 #: What a command on an application may fail with; each caller says it in its own way.
-ACCESS_ERRORS = (NotFound, Conflict, Refused, ConsentError, CalendarGap)
+ACCESS_ERRORS = (NotFound, Conflict, Refused, ConsentError, CalendarGap, NotPermitted)
 #: Roles that see every application (the applicant sees their own).
-OVERSEERS = frozenset({Role.REVIEWER, Role.STEWARD, Role.ADMIN})
+OVERSEERS = frozenset({Role.REVIEWER, Role.CHAIR, Role.STEWARD, Role.ADMIN})
+#: Who scores the five criteria, and who decides (approve, reject or return for correction).
+SCORERS = frozenset({Role.REVIEWER})
+DECIDERS = frozenset({Role.CHAIR})
 #: The files of a release, by the name a download asks for.
 RELEASE_FILES = {"cases": "released_cases.csv", "manifest": "manifest.json"}
 
@@ -143,6 +151,33 @@ class ApplicationService:
             lambda a: commands.acknowledge_withdrawal(a, me, notice_id, self.notices(a, who), now()),
         )
 
+    def review(
+        self, who: Principal, application_id: str, scores: Mapping[Criterion, int], comment: str = ""
+    ) -> Application:
+        """One committee member's scores (reviewers score; the chair decides)."""
+        _allowed(who, SCORERS, "score applications")
+        me = identity(who)
+        return self.act(application_id, lambda a: commands.review(a, me, scores, now(), comment, who.institution))
+
+    def return_for_correction(self, who: Principal, application_id: str, reason: str) -> Application:
+        """The chair returns it; the applicant has 7 working days to resubmit."""
+        _allowed(who, DECIDERS, "return an application for correction")
+        me = identity(who)
+        return self.act(application_id, lambda a: commands.return_for_correction(a, me, reason, now()))
+
+    def decide(
+        self,
+        who: Principal,
+        application_id: str,
+        decision: Decision,
+        conditions: Sequence[str] = (),
+        reason: str = "",
+    ) -> Application:
+        """The chair's decision: approve (with conditions) or reject (with a reason)."""
+        _allowed(who, DECIDERS, "decide on an application")
+        me = identity(who)
+        return self.act(application_id, lambda a: commands.decide(a, me, decision, now(), conditions, reason))
+
     def release_dir(self, app: Application, index: int) -> Path:
         return Path(self.ctx.settings.data_dir) / "releases" / "applications" / app.id / str(index)
 
@@ -206,6 +241,12 @@ class ApplicationService:
                     continue  # another worker recorded it (or the applicant acted) first: next round
                 expired.append(app.id)
         return expired
+
+
+def _allowed(who: Principal, roles: frozenset[Role], what: str) -> None:
+    if not who.has_any(roles):
+        names = " or ".join(sorted(r.value for r in roles))
+        raise NotPermitted(f"only a committee {names} may {what}")
 
 
 def service_of(ctx: Context) -> ApplicationService:

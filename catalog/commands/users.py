@@ -50,7 +50,7 @@ def _cli_actor() -> str:
 @user_app.command("add")
 def add(
     email: str,
-    role: Annotated[list[str], typer.Option("--role", help="researcher, steward, reviewer or admin (repeatable)")],
+    role: Annotated[list[str], typer.Option("--role", help="researcher, steward, reviewer, chair, admin (repeatable)")],
     name: Annotated[str | None, typer.Option(help="display name (default: the part of the e-mail before @)")] = None,
     institution: Annotated[str, typer.Option(help="the person's institution")] = "",
     password_stdin: Annotated[

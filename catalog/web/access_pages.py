@@ -1,6 +1,7 @@
 """Pages of access applications for researchers (``/applications``: apply from a dataset page, follow,
 correct and resubmit, upload documents, download a release, register publications, acknowledge
-withdrawals) and for the review committee (``/review``: the queue, return, score, decide).
+withdrawals, ask changes and extensions, file usage reports, confirm destruction) and for the review
+committee (``/review``: the queue; members score, the chair returns or decides).
 
 Thin: each route checks the role (and the form's CSRF token), calls ``ApplicationService`` and
 ``access.commands`` exactly as ``/api/applications`` does, audits, and renders. Refusals are the rules'
@@ -23,7 +24,17 @@ from access.store import NotFound
 from catalog.api.auth import audit, csrf_token, page_form, page_user
 from catalog.applications import documents
 from catalog.applications.documents import DocumentError
-from catalog.applications.service import ACCESS_ERRORS, ApplicationService, Filters, identity, now, service_of
+from catalog.applications.service import (
+    ACCESS_ERRORS,
+    DECIDERS,
+    SCORERS,
+    ApplicationService,
+    Filters,
+    NotPermitted,
+    identity,
+    now,
+    service_of,
+)
 from catalog.web.access_forms import (
     PERIODS,
     PERSON_ROWS,
@@ -45,7 +56,6 @@ from schemas.access import (
     Channel,
     Criterion,
     Decision,
-    Event,
     IrbRole,
     Status,
 )
@@ -73,6 +83,8 @@ def refusal_page(request: Request, exc: Exception) -> Response:
     """A refusal that has no form to stand beside: not found, changed meanwhile, a rule."""
     if isinstance(exc, NotFound | DocumentError):
         return error_page(request, 404, str(exc))
+    if isinstance(exc, NotPermitted):
+        return error_page(request, 403, str(exc))
     if isinstance(exc, Refused):
         return error_page(request, 409, exc.message)
     return error_page(request, 409, str(exc))
@@ -212,6 +224,8 @@ def _researcher_page(
         "datasets": _datasets(request, app.datasets),
         "publication": {},
         "publication_errors": {},
+        "project": {},
+        "reports_due": rules.reports_due(app, now().date()),
         **(extra or {}),
     }
     return page(request, "application_mine.html", context, status_code)
@@ -356,11 +370,13 @@ def my_document(request: Request, application_id: str, digest: str) -> Response:
 # --- the review committee --------------------------------------------------------------------------
 
 _QUEUE_STATES = [s.value for s in Status]
+#: Who sees the committee's pages: members score, the chair decides.
+COMMITTEE = tuple(sorted(SCORERS | DECIDERS))
 
 
 @router.get("/review")
 def review_queue(request: Request, state: str = Status.SUBMITTED.value) -> Response:
-    who = page_user(request, Role.REVIEWER)
+    who = page_user(request, *COMMITTEE)
     chosen = Status(state) if state in _QUEUE_STATES else None
     on = now().date()
     apps = service(request).listed(who, Filters(state=chosen))
@@ -392,6 +408,8 @@ def _review_page(
         "criteria": [c.value for c in Criterion],
         "scores": range(rules.SCORE_RANGE[0], rules.SCORE_RANGE[1] + 1),
         "scored": any(r.actor == me for r in app.reviews),
+        "may_score": who.has_any(SCORERS),
+        "may_decide": who.has_any(DECIDERS),
         "conflict": bool(who.institution.strip())
         and who.institution.strip().casefold() == app.applicant_institution.strip().casefold(),
         "datasets": _datasets(request, app.datasets),
@@ -401,7 +419,7 @@ def _review_page(
 
 @router.get("/review/{application_id}")
 def review_application(request: Request, application_id: str) -> Response:
-    who = page_user(request, Role.REVIEWER)
+    who = page_user(request, *COMMITTEE)
     try:
         app = service(request).get(application_id, who)
     except NotFound as exc:
@@ -415,13 +433,13 @@ def _review_act(
     who: Principal,
     application_id: str,
     action: str,
-    command: Callable[[Application], list[Event]],
+    step: Callable[[ApplicationService], Application],
     values: dict[str, str],
     field: str,
 ) -> Response:
     svc = service(request)
     try:
-        svc.act(application_id, command)
+        step(svc)
     except ACCESS_ERRORS as exc:
         if isinstance(exc, Refused):
             app = svc.events.get(application_id)
@@ -433,15 +451,14 @@ def _review_act(
 
 @router.post("/review/{application_id}/return")
 def return_application(request: Request, application_id: str, data: FormData = Form) -> Response:
-    who = page_form(request, text(data, "csrf"), Role.REVIEWER)
+    who = page_form(request, text(data, "csrf"), *DECIDERS)
     reason = text(data, "return_reason")
-    me = identity(who)
     return _review_act(
         request,
         who,
         application_id,
         "return",
-        lambda a: commands.return_for_correction(a, me, reason, now()),
+        lambda svc: svc.return_for_correction(who, application_id, reason),
         {"return_reason": reason},
         "return_reason",
     )
@@ -449,17 +466,16 @@ def return_application(request: Request, application_id: str, data: FormData = F
 
 @router.post("/review/{application_id}/scores")
 def score_application(request: Request, application_id: str, data: FormData = Form) -> Response:
-    who = page_form(request, text(data, "csrf"), Role.REVIEWER)
+    who = page_form(request, text(data, "csrf"), *SCORERS)
     values = {f"score_{c.value}": text(data, f"score_{c.value}") for c in Criterion}
     values["comment"] = text(data, "comment")
     scores = {c: int(v) for c in Criterion if (v := values[f"score_{c.value}"]).isdigit() and len(v) < 3}
-    me = identity(who)
     return _review_act(
         request,
         who,
         application_id,
         "review",
-        lambda a: commands.review(a, me, scores, now(), values["comment"], who.institution),
+        lambda svc: svc.review(who, application_id, scores, values["comment"]),
         values,
         "scores",
     )
@@ -467,9 +483,8 @@ def score_application(request: Request, application_id: str, data: FormData = Fo
 
 @router.post("/review/{application_id}/decision")
 def decide_application(request: Request, application_id: str, data: FormData = Form) -> Response:
-    who = page_form(request, text(data, "csrf"), Role.REVIEWER)
+    who = page_form(request, text(data, "csrf"), *DECIDERS)
     values = {n: text(data, n) for n in ("decision", "conditions", "decision_reason")}
-    me = identity(who)
     if values["decision"] not in {d.value for d in Decision}:
         try:
             app = service(request).get(application_id, who)
@@ -484,7 +499,7 @@ def decide_application(request: Request, application_id: str, data: FormData = F
         who,
         application_id,
         "decide",
-        lambda a: commands.decide(a, me, decision, now(), conditions, values["decision_reason"]),
+        lambda svc: svc.decide(who, application_id, decision, conditions, values["decision_reason"]),
         values,
         "decision",
     )
@@ -492,7 +507,7 @@ def decide_application(request: Request, application_id: str, data: FormData = F
 
 @router.get("/review/{application_id}/documents/{digest}")
 def review_document(request: Request, application_id: str, digest: str) -> Response:
-    who = page_user(request, Role.REVIEWER)
+    who = page_user(request, *COMMITTEE)
     try:
         app = service(request).get(application_id, who)
     except NotFound as exc:

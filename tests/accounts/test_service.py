@@ -42,7 +42,7 @@ def test_bad_accounts_are_refused_with_the_field_and_what_to_do(service: Account
     assert e.value.field == "password" and "10 characters" in str(e.value)
     with pytest.raises(AccountError) as e:
         service.add_user("a@b.org", "X", ["emperor"], password=PASSWORD)
-    assert "researcher, steward, reviewer, admin" in str(e.value)
+    assert "researcher, steward, reviewer, chair, admin" in str(e.value)
     service.add_user("a@b.org", "X", ["researcher"], password=PASSWORD)
     with pytest.raises(AccountError, match="exists already"):
         service.add_user("A@b.org", "Y", ["researcher"], password=PASSWORD)

@@ -53,6 +53,7 @@ def people(ctx: Context) -> Iterator[dict[str, TestClient]]:
     for name, role, inst in [
         ("r", "researcher", "NTU Hospital"),
         ("rev", "reviewer", "NCKU"),
+        ("c", "chair", "Programme"),
         ("s", "steward", "Programme"),
     ]:
         add_user(ctx, f"{name}@x.tw", role, institution=inst)
@@ -81,7 +82,7 @@ def apply(c: TestClient, dataset: str, **changes: str) -> str:
 
 
 def test_the_whole_route_through_the_pages(people: dict[str, TestClient], ctx: Context, add: Any) -> None:
-    r, rev, s = people["r"], people["rev"], people["s"]
+    r, rev, c, s = people["r"], people["rev"], people["c"], people["s"]
     guid = add("Lung CT", imaging={"modalities": ["CT"], "access_routes": ["review"]})
     registry = registry_for(ctx.settings)
     subjects = [registry.pseudonymiser.subject(national_id(n)) for n in range(1, 4)]
@@ -99,7 +100,7 @@ def test_the_whole_route_through_the_pages(people: dict[str, TestClient], ctx: C
 
     assert aid in rev.get("/review").text
     assert rev.get(f"/review/{aid}/documents/{digest}").content == PDF
-    r2 = post(rev, f"/review/{aid}", f"/review/{aid}/return", {"return_reason": "sign the IRB page"})
+    r2 = post(c, f"/review/{aid}", f"/review/{aid}/return", {"return_reason": "sign the IRB page"})
     assert r2.status_code == 303
     returned = r.get(f"/applications/{aid}").text
     assert 'data-status="returned"' in returned and "sign the IRB page" in returned
@@ -110,7 +111,7 @@ def test_the_whole_route_through_the_pages(people: dict[str, TestClient], ctx: C
     scores = {f"score_{c.value}": "4" for c in Criterion}
     assert post(rev, f"/review/{aid}", f"/review/{aid}/scores", scores).status_code == 303
     decision = {"decision": "approve", "conditions": "on-site only"}
-    assert post(rev, f"/review/{aid}", f"/review/{aid}/decision", decision).status_code == 303
+    assert post(c, f"/review/{aid}", f"/review/{aid}/decision", decision).status_code == 303
 
     steward_page = f"/steward/applications/{aid}"
     agreement = {"signed_on": "2026-12-01", "pledges": "Lin", "fee_paid": "1"}
@@ -212,9 +213,125 @@ def test_the_expiry_job_records_the_end_of_access_once(ctx: Context) -> None:
 
 def test_a_decision_without_a_choice_is_refused_beside_its_field(people: dict[str, TestClient], add: Any) -> None:
     aid = apply(people["r"], add("Lung CT"))
-    response = post(people["rev"], f"/review/{aid}", f"/review/{aid}/decision", {"decision_reason": "x"})
+    response = post(people["c"], f"/review/{aid}", f"/review/{aid}/decision", {"decision_reason": "x"})
     assert response.status_code == 400 and 'id="e-decision"' in response.text
-    missing = post(people["rev"], f"/review/{aid}", "/review/A-000000000000/decision", {})
+    missing = post(people["c"], f"/review/{aid}", "/review/A-000000000000/decision", {})
     assert missing.status_code == 404
-    rejected = post(people["rev"], f"/review/{aid}", f"/review/{aid}/decision", {"decision": "reject"})
+    rejected = post(people["c"], f"/review/{aid}", f"/review/{aid}/decision", {"decision": "reject"})
     assert rejected.status_code == 409 and "a refusal must state its reasons" in rejected.text
+
+
+def test_members_score_and_only_the_chair_returns_or_decides(people: dict[str, TestClient], add: Any) -> None:
+    r, rev, c = people["r"], people["rev"], people["c"]
+    aid = apply(r, add("Lung CT"))
+    member_page = rev.get(f"/review/{aid}").text
+    assert 'id="score-form"' in member_page and 'id="decision-form"' not in member_page
+    assert 'id="chair-decides"' in member_page
+    chair_page = c.get(f"/review/{aid}").text
+    assert 'id="decision-form"' in chair_page and 'id="return-form"' in chair_page
+    assert 'id="score-form"' not in chair_page
+    assert aid in c.get("/review").text  # the chair sees the queue
+    decision = {"decision": "approve"}
+    assert post(rev, f"/review/{aid}", f"/review/{aid}/decision", decision).status_code == 403
+    assert post(rev, f"/review/{aid}", f"/review/{aid}/return", {"return_reason": "x"}).status_code == 403
+    scores = {f"score_{k.value}": "4" for k in Criterion}
+    assert post(c, f"/review/{aid}", f"/review/{aid}/scores", scores).status_code == 403
+    assert post(rev, f"/review/{aid}", f"/review/{aid}/scores", scores).status_code == 303
+    assert post(c, f"/review/{aid}", f"/review/{aid}/decision", decision).status_code == 303
+    assert [e.type for e in ctx_history(people_ctx(c), aid)][-2:] == ["reviewed", "decided"]
+
+
+def people_ctx(client: TestClient) -> Context:
+    ctx: Context = client.app.state.ctx  # type: ignore[attr-defined]
+    return ctx
+
+
+def _active(people: dict[str, TestClient], ctx: Context, add: Any) -> tuple[str, str]:
+    """An application approved, agreed and released through the pages: (id, dataset)."""
+    r, rev, c, s = people["r"], people["rev"], people["c"], people["s"]
+    guid = add("Lung CT", imaging={"modalities": ["CT"], "access_routes": ["review"]})
+    registry = registry_for(ctx.settings)
+    subjects = [registry.pseudonymiser.subject(national_id(n)) for n in range(1, 3)]
+    registry.enrol([EnrolmentInput(x, guid, "NTU", Category.B, T0, (f"case-{i}",)) for i, x in enumerate(subjects)])
+    aid = apply(r, guid)
+    scores = {f"score_{k.value}": "4" for k in Criterion}
+    assert post(rev, f"/review/{aid}", f"/review/{aid}/scores", scores).status_code == 303
+    assert post(c, f"/review/{aid}", f"/review/{aid}/decision", {"decision": "approve"}).status_code == 303
+    steward_page = f"/steward/applications/{aid}"
+    agreement = {"signed_on": "2026-12-01", "pledges": "Lin", "fee_paid": "1"}
+    assert post(s, steward_page, f"{steward_page}/agreement", agreement).status_code == 303
+    release = {"dataset": guid, "case_ids": "case-0\ncase-1"}
+    assert post(s, steward_page, f"{steward_page}/release", release).status_code == 303
+    return aid, guid
+
+
+def test_change_requests_follow_the_rules_and_say_why_when_refused(
+    people: dict[str, TestClient], ctx: Context, add: Any
+) -> None:
+    r = people["r"]
+    aid, _ = _active(people, ctx, add)
+    page = f"/applications/{aid}"
+    assert 'id="change-form"' in r.get(page).text
+    change = {"change_kind": "personnel", "change_person_name_0": "Chen", "change_person_institution_0": "NTU Hospital"}
+    assert post(r, page, f"{page}/changes", change).status_code == 303
+    assert "Chen (NTU Hospital)" in r.get(f"{page}?lang=en").text
+    again = post(r, page, f"{page}/changes", {**change, "change_person_name_0": "Wu"})
+    assert again.status_code == 409 and 'id="change-refusal"' in again.text
+    assert "personnel may change once every 6 months" in again.text
+    assert 'value="Wu"' in again.text  # the input is kept
+    no_kind = post(r, page, f"{page}/changes", {"change_fields": "bmi"})
+    assert no_kind.status_code == 400 and 'id="e-change_kind"' in no_kind.text
+    outsider = {"change_kind": "personnel", "change_person_name_0": "Ho", "change_person_institution_0": "NCKU"}
+    fields = post(r, page, f"{page}/changes", {"change_kind": "fields", "change_fields": "bmi\nsmoking"})
+    assert fields.status_code == 303
+    assert post(r, page, f"{page}/changes", outsider).status_code == 409  # also inside the 6 months
+    kinds = [e.kind.value for e in ctx_history(ctx, aid) if e.type == "change_requested"]
+    assert kinds == ["personnel", "fields"]
+
+
+def test_extension_and_usage_report_from_the_application_page(
+    people: dict[str, TestClient], ctx: Context, add: Any
+) -> None:
+    r = people["r"]
+    aid, _ = _active(people, ctx, add)
+    page = f"/applications/{aid}"
+    before = ctx_history(ctx, aid)[-1]
+    assert post(r, page, f"{page}/extension", {"extension_months": "3"}).status_code == 303
+    too_long = post(r, page, f"{page}/extension", {"extension_months": "12"})
+    assert too_long.status_code == 409 and "at most 6 months" in too_long.text
+    empty = post(r, page, f"{page}/reports", {"report_text": ""})
+    assert empty.status_code == 400 and 'id="e-report_text"' in empty.text
+    assert post(r, page, f"{page}/reports", {"report_text": "trained the nodule model"}).status_code == 303
+    types = [e.type for e in ctx_history(ctx, aid)]
+    assert types[-2:] == ["extended", "report_filed"] and before.type == "released"
+    assert post(r, page, f"{page}/destruction", {"destruction_confirm": "1"}).status_code == 409  # still running
+    stranger = people["rev"].post(f"{page}/reports", data={"report_text": "x"}, follow_redirects=False)
+    assert stranger.status_code == 403
+
+
+def test_destruction_is_confirmed_on_the_page_after_access_ends(ctx: Context) -> None:
+    from catalog.applications.service import service_of
+    from tests.access.history import APP, RESEARCHER, released
+
+    uid = add_user(ctx, "ended@x.tw", "researcher", institution="NTU Hospital")
+    me = f"user:{uid}"
+    events = []
+    for e in released(start="2026-04-01", ends="2026-10-01"):  # ended before today
+        update: dict[str, Any] = {"actor": me} if e.actor == RESEARCHER else {}
+        if getattr(e, "applicant", None) == RESEARCHER:
+            update["applicant"] = me
+        events.append(e.model_copy(update=update))
+    service_of(ctx).events.create(events)
+    with TestClient(create_app(ctx.settings, context=ctx)) as client:
+        assert sign_in(client, "ended@x.tw").status_code == 303
+        page = f"/applications/{APP}?lang=en"
+        html = client.get(page).text
+        assert 'data-status="expired"' in html and 'id="destruction-form"' in html
+        assert 'id="change-form"' not in html and 'id="extension-form"' not in html
+        unticked = post(client, page, f"/applications/{APP}/destruction", {"destruction_statement": "wiped"})
+        assert unticked.status_code == 400 and 'id="e-destruction_confirm"' in unticked.text
+        done = {"destruction_statement": "wiped the disks", "destruction_confirm": "1"}
+        assert post(client, page, f"/applications/{APP}/destruction", done).status_code == 303
+        closed = client.get(page).text
+        assert 'data-status="closed"' in closed and 'id="destruction-confirmed"' in closed
+    assert [e.type for e in service_of(ctx).events.history(APP)][-1] == "destruction_confirmed"

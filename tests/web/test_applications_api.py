@@ -44,6 +44,7 @@ def tokens(ctx: Context) -> dict[str, str]:
         ("r@ntu.edu.tw", "researcher", "NTU Hospital"),
         ("rev1@x.tw", "reviewer", "NCKU"),
         ("rev2@x.tw", "reviewer", "NTU Hospital"),
+        ("chair@x.tw", "chair", "Programme"),
         ("s@x.tw", "steward", "Programme"),
     ]:
         user = add_user(ctx, email, role, institution=inst)
@@ -73,7 +74,7 @@ def test_apply_return_resubmit_review_approve_release_download_and_withdrawal(
     aid = app["id"]
     assert app["status"] == "draft" and app["applicant"].startswith("user:")
     api("r", "POST", f"/api/applications/{aid}/submit")
-    api("rev1", "POST", f"/api/applications/{aid}/return", json={"reason": "sign the IRB page"})
+    api("chair", "POST", f"/api/applications/{aid}/return", json={"reason": "sign the IRB page"})
     returned = api("r", "GET", f"/api/applications/{aid}")
     assert returned["status_today"] == "returned" and returned["correction_deadline"]
     api("r", "POST", f"/api/applications/{aid}/resubmit", json=_form())
@@ -81,7 +82,7 @@ def test_apply_return_resubmit_review_approve_release_download_and_withdrawal(
     api("rev1", "POST", f"/api/applications/{aid}/reviews", json={"scores": scores, "comment": "sound"})
     second = api("rev2", "POST", f"/api/applications/{aid}/reviews", json={"scores": scores})
     assert [r["conflict_of_interest"] for r in second["reviews"]] == [False, True]
-    api("rev1", "POST", f"/api/applications/{aid}/decision", json={"decision": "approve", "conditions": ["on-site"]})
+    api("chair", "POST", f"/api/applications/{aid}/decision", json={"decision": "approve", "conditions": ["on-site"]})
     refused = api("s", "POST", f"/api/applications/{aid}/releases", 409, json={"dataset": DATASET, "case_ids": ["c"]})
     assert "data-use agreement" in refused["error"]["message"]
     agreement = {"signed_on": "2026-12-01", "pledges": ["Lin", "Chen"], "fee_paid": True}
@@ -154,5 +155,34 @@ def test_an_incomplete_form_is_refused_with_a_message_per_field(api: Api) -> Non
 def test_a_rejection_needs_a_reason(api: Api) -> None:
     aid = api("r", "POST", "/api/applications", 201, json={"datasets": [DATASET], "form": _form()})["id"]
     api("r", "POST", f"/api/applications/{aid}/submit")
-    refused = api("rev1", "POST", f"/api/applications/{aid}/decision", 409, json={"decision": "reject"})
+    refused = api("chair", "POST", f"/api/applications/{aid}/decision", 409, json={"decision": "reject"})
     assert refused["error"]["message"] == "a refusal must state its reasons"
+
+
+def test_members_score_and_only_the_chair_decides_or_returns(api: Api) -> None:
+    aid = api("r", "POST", "/api/applications", 201, json={"datasets": [DATASET], "form": _form()})["id"]
+    api("r", "POST", f"/api/applications/{aid}/submit")
+    api("rev1", "POST", f"/api/applications/{aid}/decision", 403, json={"decision": "approve"})
+    api("rev1", "POST", f"/api/applications/{aid}/return", 403, json={"reason": "x"})
+    scores = {c: 4 for c in ["scientific_basis", "interpretation", "use_security", "social_impact", "reciprocity"]}
+    api("chair", "POST", f"/api/applications/{aid}/reviews", 403, json={"scores": scores})
+    assert [a["id"] for a in api("chair", "GET", "/api/applications?state=submitted")] == [aid]  # type: ignore[index]
+    api("rev1", "POST", f"/api/applications/{aid}/reviews", json={"scores": scores})
+    decided = api("chair", "POST", f"/api/applications/{aid}/decision", json={"decision": "approve"})
+    assert decided["status"] == "approved"
+
+
+def test_the_service_refuses_a_decision_to_anyone_but_the_chair(ctx: Context) -> None:
+    from catalog.applications.service import NotPermitted, service_of
+    from schemas.access import Criterion, Decision
+    from schemas.accounts import Principal, Role
+    from tests.access.history import APP, submitted
+
+    service = service_of(ctx)
+    service.events.create(submitted())
+    member = Principal(kind="user", user_id=2, roles=frozenset({Role.REVIEWER, Role.STEWARD, Role.ADMIN}))
+    service.review(member, APP, {c: 4 for c in Criterion})
+    with pytest.raises(NotPermitted, match="only a committee chair may decide"):
+        service.decide(member, APP, Decision.APPROVE)
+    chair = Principal(kind="user", user_id=3, roles=frozenset({Role.CHAIR}))
+    assert service.decide(chair, APP, Decision.APPROVE).status.value == "approved"

@@ -33,8 +33,14 @@ PAGE_AREAS: list[tuple[str, frozenset[Role] | None]] = [
     ("/admin", frozenset({Role.ADMIN})),
     ("/account", frozenset()),
     ("/applications", frozenset({Role.RESEARCHER})),
-    ("/review", frozenset({Role.REVIEWER})),
+    ("/review", frozenset({Role.REVIEWER, Role.CHAIR})),
 ]
+#: Pages inside an area that need a narrower role than the area: members score, the chair decides.
+PAGE_ROUTES: dict[tuple[str, str], frozenset[Role]] = {
+    ("POST", "/review/{application_id}/scores"): frozenset({Role.REVIEWER}),
+    ("POST", "/review/{application_id}/return"): frozenset({Role.CHAIR}),
+    ("POST", "/review/{application_id}/decision"): frozenset({Role.CHAIR}),
+}
 CALLERS = ["anonymous", "revoked", *[r.value for r in Role], "bootstrap"]
 
 
@@ -139,7 +145,9 @@ def test_every_page_refuses_browsers_without_its_role(ctx: Context) -> None:
             assert sign_in(c, f"{caller}@pages.example.org").status_code == 303
         browsers[caller] = c
     pages = [(op.method, op.path) for op in _operations(app) if not op.documented and op.path not in REDIRECTS]
-    guarded = [(m, p, roles) for m, p in pages for prefix, roles in PAGE_AREAS if p.startswith(prefix)]
+    guarded = [
+        (m, p, PAGE_ROUTES.get((m, p), roles)) for m, p in pages for prefix, roles in PAGE_AREAS if p.startswith(prefix)
+    ]
     assert len(guarded) >= 30
     walked = {p for _, p, _ in guarded}
     consent_pages = {
@@ -154,6 +162,7 @@ def test_every_page_refuses_browsers_without_its_role(ctx: Context) -> None:
         "/steward/consent/verify",
     }
     assert consent_pages <= walked, consent_pages - walked
+    assert {(m, p) for m, p, _ in guarded} >= set(PAGE_ROUTES)
     for method, path, roles in guarded:
         assert roles is not None
         for caller, c in browsers.items():
