@@ -1,11 +1,16 @@
-"""The access route in real headless Chromium, in both languages: a researcher applies from the dataset
-page, a reviewer returns it, the researcher corrects and resubmits, the reviewer scores and approves, a
-steward records the agreement and releases, and the researcher sees the release. axe-core reports no
-violation on any page of the route (the forms with their problems shown too)."""
+"""The access route in real headless Chromium, in both languages, to the end of the project: a researcher
+applies from the dataset page, the chair returns it, the researcher corrects and resubmits, two committee
+members score and the chair approves with a condition, a steward records the agreement and releases, the
+researcher downloads the case list, files a usage report, a data subject opts out (in the consent
+registry), the researcher acknowledges the withdrawal notice, the period ends (the expiry job run as of
+the end date) and the researcher confirms destruction. axe-core reports no violation on any page of the
+route (the forms with their problems shown too)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -38,8 +43,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     registry.enrol([EnrolmentInput(s, guid, "NTU", Category.B, T0, (f"case-{i}",)) for i, s in enumerate(subjects)])
     add_user(ctx, "r@ntu.edu.tw", "researcher", institution="NTU Hospital")
     add_user(ctx, "rev@ncku.edu.tw", "reviewer", institution="NCKU")
+    add_user(ctx, "rev2@ntu.edu.tw", "reviewer", institution="NTU Hospital")  # the applicant's: a conflict
+    add_user(ctx, "chair@nhri.org.tw", "chair", institution="NHRI")
     add_user(ctx, "s@moh.gov.tw", "steward", institution="Programme")
     ctx.extensions["test_dataset"] = guid
+    ctx.extensions["test_subjects"] = subjects
     server, thread = start_server(ctx)
     try:
         yield LiveServer(ctx.settings.base_url, ctx)
@@ -82,10 +90,14 @@ def _fill_form(page: Any, criteria: str) -> None:
 
 
 @pytest.mark.parametrize("lang", ["en", "zh-Hant"])
-def test_apply_return_resubmit_approve_release(browser: Any, server: LiveServer, axe_source: str, lang: str) -> None:
+def test_apply_review_release_and_follow_the_project_to_its_end(
+    browser: Any, server: LiveServer, axe_source: str, lang: str
+) -> None:
     guid = server.ctx.extensions["test_dataset"]
     researcher = _person(browser, server, "r@ntu.edu.tw", lang)
     reviewer = _person(browser, server, "rev@ncku.edu.tw", lang)
+    reviewer2 = _person(browser, server, "rev2@ntu.edu.tw", lang)
+    chair = _person(browser, server, "chair@nhri.org.tw", lang)
     steward = _person(browser, server, "s@moh.gov.tw", lang)
 
     researcher.goto(f"{server.url}/dataset/{guid}")
@@ -110,15 +122,15 @@ def test_apply_return_resubmit_approve_release(browser: Any, server: LiveServer,
     assert researcher.locator(f'tr[data-application="{app_id}"]').count() == 1
     _clean(researcher, axe_source, "my applications")
 
-    reviewer.goto(f"{server.url}/review")
-    _clean(reviewer, axe_source, "review queue")
-    reviewer.click(f'tr[data-application="{app_id}"] a')
-    reviewer.wait_for_selector("#return-form")
-    assert reviewer.locator("#documents a").count() == 1
-    _clean(reviewer, axe_source, "application under review")
-    reviewer.fill("#f-return_reason", "state the nodule size in the criteria")
-    reviewer.click("#submit-return")
-    reviewer.wait_for_selector("#done-notice")
+    chair.goto(f"{server.url}/review")
+    _clean(chair, axe_source, "review queue (chair)")
+    chair.click(f'tr[data-application="{app_id}"] a')
+    chair.wait_for_selector("#return-form")
+    assert chair.locator("#documents a").count() == 1 and chair.locator("#score-form").count() == 0
+    _clean(chair, axe_source, "application under review (chair)")
+    chair.fill("#f-return_reason", "state the nodule size in the criteria")
+    chair.click("#submit-return")
+    chair.wait_for_selector("#done-notice")
 
     researcher.goto(app_url)
     assert researcher.get_attribute("#app-status", "data-status") == "returned"
@@ -129,17 +141,28 @@ def test_apply_return_resubmit_approve_release(browser: Any, server: LiveServer,
     researcher.wait_for_selector("#done-notice")
     assert researcher.get_attribute("#app-status", "data-status") == "submitted"
 
-    reviewer.goto(f"{server.url}/review/{app_id}")
-    for c in CRITERIA:
-        reviewer.select_option(f"#f-score_{c}", "4")
-    reviewer.fill("#f-comment", "sound design")
-    reviewer.click("#submit-scores")
-    reviewer.wait_for_selector("#done-notice")
-    reviewer.check("input[name=decision][value=approve]")
-    reviewer.fill("#f-conditions", "analysis on site only")
-    reviewer.click("#submit-decision")
-    reviewer.wait_for_selector("#done-notice")
-    _clean(reviewer, axe_source, "decided application")
+    reviewer.goto(f"{server.url}/review")
+    _clean(reviewer, axe_source, "review queue")
+    reviewer.click(f'tr[data-application="{app_id}"] a')
+    reviewer.wait_for_selector("#score-form")
+    assert reviewer.locator("#decision-form").count() == 0
+    _clean(reviewer, axe_source, "application under review (member)")
+    for member, score in ((reviewer, "4"), (reviewer2, "3")):
+        member.goto(f"{server.url}/review/{app_id}")
+        for c in CRITERIA:
+            member.select_option(f"#f-score_{c}", score)
+        member.fill("#f-comment", "sound design")
+        member.click("#submit-scores")
+        member.wait_for_selector("#done-notice")
+    assert reviewer2.locator("#conflict").count() == 1  # same institution as the applicant
+    _clean(reviewer2, axe_source, "scored application with a conflict of interest")
+    chair.goto(f"{server.url}/review/{app_id}")
+    assert chair.locator("#reviews tbody tr").count() == 2
+    chair.check("input[name=decision][value=approve]")
+    chair.fill("#f-conditions", "analysis on site only")
+    chair.click("#submit-decision")
+    chair.wait_for_selector("#done-notice")
+    _clean(chair, axe_source, "decided application")
 
     steward.goto(f"{server.url}/steward/applications?state=approved")
     _clean(steward, axe_source, "all applications")
@@ -174,5 +197,73 @@ def test_apply_return_resubmit_approve_release(browser: Any, server: LiveServer,
     assert timeline[:5] == ["created", "draft_saved", "draft_saved", "submitted", "returned"]
     assert "resubmitted" in timeline
     assert timeline[-1] == "released"
-    for p in (researcher, reviewer, steward):
+    assert "analysis on site only" in researcher.inner_text("#h-state + dl")
+
+    with researcher.expect_download() as download:
+        researcher.click("#releases a >> nth=0")
+    lines = Path(download.value.path()).read_text().split()
+    assert lines[0] == '"release_pseudonym"' and len(lines) >= 2  # the header and the released pseudonyms
+    researcher.check("input[name=change_kind][value=fields]")
+    researcher.click("#submit-change")
+    researcher.wait_for_selector("#change-refusal")
+    assert "name the fields to add" in researcher.inner_text("#change-refusal")
+    _clean(researcher, axe_source, "refused change request")
+    researcher.fill("#f-report_text", "trained a nodule detector on site")
+    researcher.click("#submit-report")
+    researcher.wait_for_selector("#done-notice")
+
+    # A data subject of the release opts out in the consent registry: the release gets a withdrawal notice.
+    _opt_out(server, 0 if lang == "en" else 1)
+    researcher.goto(app_url)
+    researcher.wait_for_selector("#notices")
+    assert researcher.locator("#obligations li").count() == 1
+    _clean(researcher, axe_source, "withdrawal notice")
+    researcher.click("#notices button")
+    researcher.wait_for_selector("#done-notice")
+    assert researcher.locator("#notices").count() == 0 and researcher.locator("#obligations").count() == 0
+    assert researcher.get_attribute("#timeline li:last-child", "data-event") == "withdrawal_acknowledged"
+
+    # The period ends: the expiry job, run as of the end date, records it.
+    ends_on = _ends_on(server, app_id)
+    expired = _expire(server, datetime.combine(ends_on, time(1)).astimezone())
+    assert app_id in expired
+    researcher.goto(app_url)
+    assert researcher.get_attribute("#app-status", "data-status") == "expired"
+    assert researcher.locator("#releases a").count() == 0 and researcher.locator("#change-form").count() == 0
+    _clean(researcher, axe_source, "expired application")
+    researcher.click("#submit-destruction")
+    researcher.wait_for_selector("#e-destruction_confirm")
+    _clean(researcher, axe_source, "destruction form with its problem")
+    researcher.fill("#f-destruction_statement", "deleted from the VPN workstation")
+    researcher.check("#f-destruction_confirm")
+    researcher.click("#submit-destruction")
+    researcher.wait_for_selector("#destruction-confirmed")
+    assert researcher.get_attribute("#app-status", "data-status") == "closed"
+    _clean(researcher, axe_source, "closed application")
+    steward.goto(f"{server.url}/steward/applications?overdue=1")
+    assert steward.locator(f'tr[data-application="{app_id}"]').count() == 0
+    for p in (researcher, reviewer, reviewer2, chair, steward):
         p.context.close()
+
+
+def _opt_out(server: LiveServer, index: int) -> None:
+    from consent.api import registry_for
+    from schemas.consent import EventKind, EventRequest
+
+    subject = server.ctx.extensions["test_subjects"][index]
+    registry_for(server.ctx.settings).append([EventRequest(subject=subject, kind=EventKind.OPTED_OUT)])
+
+
+def _ends_on(server: LiveServer, app_id: str) -> Any:
+    from catalog.applications.service import service_of
+
+    ends_on = service_of(server.ctx).events.get(app_id).ends_on
+    assert ends_on is not None
+    return ends_on
+
+
+def _expire(server: LiveServer, at: datetime) -> list[str]:
+    from catalog.applications.service import service_of
+
+    assert at > datetime.now().astimezone() + timedelta(days=60)  # a true end of access, months ahead
+    return service_of(server.ctx).expire_due(at)
