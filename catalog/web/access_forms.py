@@ -261,11 +261,16 @@ def attached(app: Application, data_dir: str) -> list[dict[str, Any]]:
 
 def actor_names(request: Request, events: list[Event]) -> dict[str, str]:
     """``user:<id>`` -> the person's name, for the timeline."""
+    return names_of(request, [e.actor for e in events])
+
+
+def names_of(request: Request, actors: list[str]) -> dict[str, str]:
+    """``user:<id>`` -> the person's name (anything else stays as it is)."""
     names = {}
-    for e in events:
-        if e.actor.startswith("user:") and e.actor not in names:
-            account = accounts(request).user(int(e.actor[5:])) if e.actor[5:].isdigit() else None
-            names[e.actor] = account.display_name if account else e.actor
+    for actor in actors:
+        if actor.startswith("user:") and actor not in names:
+            account = accounts(request).user(int(actor[5:])) if actor[5:].isdigit() else None
+            names[actor] = account.display_name if account else actor
     return names
 
 

@@ -20,7 +20,7 @@ from access.commands import Refused
 from access.store import NotFound
 from catalog.api.auth import STEWARD_ROLES, audit, page_form, page_steward
 from catalog.applications.service import ACCESS_ERRORS, Filters, now
-from catalog.web.access_forms import application_view, read_upload, text, upload
+from catalog.web.access_forms import application_view, names_of, read_upload, text, upload
 from catalog.web.access_pages import Form, document_response, page, refusal_page, service
 from catalog.web.i18n import request_language, t
 from schemas.access import Application, Status
@@ -48,7 +48,11 @@ def all_applications(
     rows = [{"app": a, "status": rules.status_as_of(a, on).value} for a in reversed(svc.listed(who, filters))]
     audit(request, who, "application.list", "", detail={"state": state, "overdue": bool(overdue)})
     chosen = {"state": state, "dataset": dataset, "institution": institution, "overdue": overdue}
-    return page(request, "steward_applications.html", {"rows": rows, "states": _STATES, "chosen": chosen})
+    owed = svc.overdue(who)
+    names = names_of(request, [a.applicant for a, _ in owed])
+    blocked = [{"app": a, "applicant": names.get(a.applicant, a.applicant), "obligation": o} for a, o in owed]
+    values = {"rows": rows, "states": _STATES, "chosen": chosen, "blocked": blocked}
+    return page(request, "steward_applications.html", values)
 
 
 def chart_bars(per_state: dict[str, int], width: int = 320) -> list[dict[str, Any]]:

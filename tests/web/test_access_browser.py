@@ -214,6 +214,10 @@ def test_apply_review_release_and_follow_the_project_to_its_end(
 
     # A data subject of the release opts out in the consent registry: the release gets a withdrawal notice.
     _opt_out(server, 0 if lang == "en" else 1)
+    steward.goto(f"{server.url}/steward/applications")
+    owed = f'#blocked tr[data-application="{app_id}"][data-kind="withdrawal_unacknowledged"]'
+    assert steward.locator(owed).count() == 1
+    _clean(steward, axe_source, "unmet obligations (steward)")
     researcher.goto(app_url)
     researcher.wait_for_selector("#notices")
     assert researcher.locator("#obligations li").count() == 1
@@ -242,6 +246,7 @@ def test_apply_review_release_and_follow_the_project_to_its_end(
     _clean(researcher, axe_source, "closed application")
     steward.goto(f"{server.url}/steward/applications?overdue=1")
     assert steward.locator(f'tr[data-application="{app_id}"]').count() == 0
+    _clean(steward, axe_source, "nothing overdue (steward)")
     for p in (researcher, reviewer, reviewer2, chair, steward):
         p.context.close()
 

@@ -335,3 +335,19 @@ def test_destruction_is_confirmed_on_the_page_after_access_ends(ctx: Context) ->
         closed = client.get(page).text
         assert 'data-status="closed"' in closed and 'id="destruction-confirmed"' in closed
     assert [e.type for e in service_of(ctx).events.history(APP)][-1] == "destruction_confirmed"
+
+
+def test_stewards_see_every_unmet_obligation_and_what_it_blocks(
+    people: dict[str, TestClient], ctx: Context
+) -> None:
+    from catalog.applications.service import service_of
+    from tests.access.history import APP, released
+
+    service_of(ctx).events.create(released(start="2026-04-01", ends="2026-10-01"))  # ended, nothing filed
+    s = people["s"]
+    html = s.get("/steward/applications?lang=en").text
+    assert f'data-application="{APP}" data-kind="destruction_missing"' in html
+    assert f'data-application="{APP}" data-kind="report_overdue"' in html
+    assert "Destruction not confirmed" in html and "destruction of the data is not confirmed" in html
+    assert "未確認資料銷毀" in s.get("/steward/applications?lang=zh-Hant").text
+    assert people["r"].get("/steward/applications").status_code == 403
