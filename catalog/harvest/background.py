@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -20,12 +21,14 @@ from catalog.periodic import PeriodicJob
 log = logging.getLogger("fairgate.harvest")
 
 
-def start_run(service: HarvestService, name: str, *, full: bool = True) -> threading.Thread:
-    """Start one run of ``name`` in a thread of its own and return at once (the page polls the run)."""
+def start_run(service: HarvestService, name: str, *, full: bool = True, wait: float = 10.0) -> threading.Thread:
+    """Start one run of ``name`` in a thread of its own; return once it is recorded as running (or has
+    ended, or ``wait`` seconds passed), so the page the steward is sent to already shows it running."""
+    started = threading.Event()
 
     def work() -> None:
         try:
-            service.run(name, full=full)
+            service.run(name, full=full, on_started=started.set)
         except SourceBusy:
             log.info("harvest %s: already running elsewhere", name)
         except Exception:  # the run itself recorded its failure; nothing may escape a thread silently
@@ -33,6 +36,10 @@ def start_run(service: HarvestService, name: str, *, full: bool = True) -> threa
 
     thread = threading.Thread(target=work, name=f"harvest-{name}", daemon=True)
     thread.start()
+    # Either the lock is taken (the run shows as running) or the thread ended (busy, or failed early).
+    deadline = time.monotonic() + wait
+    while thread.is_alive() and not started.wait(0.05) and time.monotonic() < deadline:
+        pass
     return thread
 
 

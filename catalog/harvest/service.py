@@ -353,11 +353,13 @@ class HarvestService:
         progress: Progress | None = None,
         source: Source | None = None,
         force: bool = False,
+        on_started: Callable[[], None] | None = None,
     ) -> RunSummary:
         """Run source ``name`` once. ``full=False`` asks only for changes since the last good run.
 
         ``force`` re-maps every record even when its upstream payload is unchanged (use after
         a mapping fix). ``source`` replaces the registered source object (tests, tools).
+        ``on_started`` is called once the run is recorded as running (its lock taken).
         """
         with self._sessions() as s:
             src = self._row(s, name)
@@ -365,6 +367,8 @@ class HarvestService:
         since = None if full else _aware(src.last_success_at)
         mode = "full" if since is None else "incremental"
         run_id, started = self._lock(src, mode)
+        if on_started is not None:
+            on_started()
         tally = _Tally()
         status, reason = "failed", None
         try:
