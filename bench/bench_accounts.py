@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -19,30 +16,7 @@ from pathlib import Path
 
 import httpx
 
-PASSWORD = "correct horse battery staple"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _fairgate(env: dict[str, str], *args: str, stdin: str | None = None) -> None:
-    subprocess.run(
-        [str(Path(sys.executable).parent / "fairgate"), *args],
-        env=env,
-        input=stdin,
-        text=True,
-        check=True,
-        capture_output=True,
-    )
-
-
-def _csrf(html: str) -> str:
-    marker = 'name="csrf" value="'
-    start = html.index(marker) + len(marker)
-    return html[start : html.index('"', start)]
+from bench.served import PASSWORD, csrf_of, embedded_env, fairgate, free_port, serving
 
 
 async def _sign_in(base: str) -> tuple[float, dict[str, str]]:
@@ -51,7 +25,8 @@ async def _sign_in(base: str) -> tuple[float, dict[str, str]]:
         form = await c.get("/sign-in")
         started = time.perf_counter()
         r = await c.post(
-            "/sign-in", data={"csrf": _csrf(form.text), "email": "bench@ntu.edu.tw", "password": PASSWORD, "next": "/"}
+            "/sign-in",
+            data={"csrf": csrf_of(form.text), "email": "bench@ntu.edu.tw", "password": PASSWORD, "next": "/"},
         )
         took = time.perf_counter() - started
         assert r.status_code == 303, r.status_code
@@ -146,37 +121,14 @@ def main(argv: list[str]) -> None:
     sign_ins = 10 if args.quick else 40
     _in_process_verify(sign_ins)
     with tempfile.TemporaryDirectory() as tmp:
-        port = _free_port()
-        env = {**os.environ, "FAIRGATE_DATA_DIR": str(Path(tmp) / "var"), "FAIRGATE_PORT": str(port)}
-        for name in ("FAIRGATE_DATABASE_URL", "FAIRGATE_CONSENT_DATABASE_URL", "FAIRGATE_STEWARD_TOKEN"):
-            env.pop(name, None)
-        _fairgate(env, "load-sample")
-        _fairgate(
+        port = free_port()
+        env = embedded_env(Path(tmp) / "var", port)
+        fairgate(env, "load-sample")
+        fairgate(
             env, "user", "add", "bench@ntu.edu.tw", "--role", "steward", "--password-stdin", stdin=PASSWORD + "\n"
         )
-        server = subprocess.Popen(
-            [str(Path(sys.executable).parent / "fairgate"), "serve"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(base + "/sign-in").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("fairgate serve did not start")
-                time.sleep(0.2)
+        with serving(env) as base:
             asyncio.run(_measure(base, sign_ins, args.clients, per_client))
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
 
 
 if __name__ == "__main__":

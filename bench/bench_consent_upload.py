@@ -8,9 +8,6 @@ Makes its own data folders (sample catalog, one steward) and its own file of val
 from __future__ import annotations
 
 import argparse
-import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -18,41 +15,8 @@ from pathlib import Path
 
 import httpx
 
+from bench.served import PASSWORD, csrf_of, embedded_env, fairgate, free_port, serving
 from consent.pseudonyms import taiwan_check_digit
-
-PASSWORD = "correct horse battery staple"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _fairgate(env: dict[str, str], *args: str, stdin: str | None = None) -> float:
-    started = time.perf_counter()
-    subprocess.run(
-        [str(Path(sys.executable).parent / "fairgate"), *args],
-        env=env,
-        input=stdin,
-        text=True,
-        check=True,
-        capture_output=True,
-    )
-    return time.perf_counter() - started
-
-
-def _csrf(html: str) -> str:
-    marker = 'name="csrf" value="'
-    start = html.index(marker) + len(marker)
-    return html[start : html.index('"', start)]
-
-
-def _env(folder: Path, port: int) -> dict[str, str]:
-    env = {**os.environ, "FAIRGATE_DATA_DIR": str(folder), "FAIRGATE_PORT": str(port)}
-    for name in ("FAIRGATE_DATABASE_URL", "FAIRGATE_CONSENT_DATABASE_URL", "FAIRGATE_STEWARD_TOKEN"):
-        env.pop(name, None)
-    return env
 
 
 def write_enrolments(path: Path, rows: int, dataset: str) -> None:
@@ -68,10 +32,10 @@ def _through_the_pages(base: str, file: Path) -> tuple[float, float, int]:
         form = c.get("/sign-in")
         r = c.post(
             "/sign-in",
-            data={"csrf": _csrf(form.text), "email": "bench@ntu.edu.tw", "password": PASSWORD, "next": "/"},
+            data={"csrf": csrf_of(form.text), "email": "bench@ntu.edu.tw", "password": PASSWORD, "next": "/"},
         )
         assert r.status_code == 303, r.status_code
-        csrf = _csrf(c.get("/steward/consent/upload").text)
+        csrf = csrf_of(c.get("/steward/consent/upload").text)
         started = time.perf_counter()
         with file.open("rb") as handle:
             r = c.post(
@@ -98,40 +62,19 @@ def main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     rows = 5_000 if args.quick else args.rows
     with tempfile.TemporaryDirectory() as tmp:
-        port = _free_port()
-        env = _env(Path(tmp) / "web", port)
-        _fairgate(env, "load-sample")
-        _fairgate(
+        port = free_port()
+        env = embedded_env(Path(tmp) / "web", port)
+        fairgate(env, "load-sample")
+        fairgate(
             env, "user", "add", "bench@ntu.edu.tw", "--role", "steward", "--password-stdin", stdin=PASSWORD + "\n"
         )
-        server = subprocess.Popen(
-            [str(Path(sys.executable).parent / "fairgate"), "serve"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(base + "/sign-in").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("fairgate serve did not start")
-                time.sleep(0.2)
+        with serving(env) as base:
             dataset = httpx.get(base + "/api/datasets?limit=1").json()["items"][0]["guid"]
             file = Path(tmp) / "enrolments.csv"
             write_enrolments(file, rows, dataset)
             preview, commit, size = _through_the_pages(base, file)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
         # The CLI on the same file, into a fresh registry (the command does validation and writing in one).
-        cli = _fairgate(_env(Path(tmp) / "cli", port), "consent", "enrol", str(file))
+        cli = fairgate(embedded_env(Path(tmp) / "cli", port), "consent", "enrol", str(file))
         pages = preview + commit
         print(
             f"enrolment CSV, {rows:,} rows ({size / 1e6:.1f} MB), SQLite registry, over HTTP: "

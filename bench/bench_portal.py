@@ -12,10 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import secrets
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,20 +22,10 @@ from pathlib import Path
 
 import httpx
 
+from bench.served import csrf_of, embedded_env, free_port, serving
+
 PASSWORD = "a bench sentence of mine"
 CLIENT = "127.0.0.1"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _csrf(html: str) -> str:
-    marker = 'name="csrf" value="'
-    start = html.index(marker) + len(marker)
-    return html[start : html.index('"', start)]
 
 
 def _p(values: list[float], q: float) -> float:
@@ -146,7 +133,7 @@ async def _session(base: str, n: int) -> dict[str, str]:
     async with httpx.AsyncClient(base_url=base) as c:
         form = await c.get("/portal")
         r = await c.post(
-            "/portal/sign-in", data={"csrf": _csrf(form.text), "national_id": _national_id(n), "secret": PASSWORD}
+            "/portal/sign-in", data={"csrf": csrf_of(form.text), "national_id": _national_id(n), "secret": PASSWORD}
         )
         assert r.status_code == 303, r.status_code
         return dict(c.cookies)
@@ -158,14 +145,14 @@ async def _sign_ins(base: str, clients: int, per_client: int, signers: int) -> t
     async def one(k: int) -> None:
         async with httpx.AsyncClient(base_url=base, timeout=120) as c:
             form = await c.get("/portal")
-            token = _csrf(form.text)
+            token = csrf_of(form.text)
             for i in range(per_client):
                 who = _national_id(2 + (k * per_client + i) % signers)
                 started = time.perf_counter()
                 r = await c.post("/portal/sign-in", data={"csrf": token, "national_id": who, "secret": PASSWORD})
                 latencies.append(time.perf_counter() - started)
                 assert r.status_code == 303, r.status_code
-                token = _csrf((await c.get("/portal/history")).text)  # signing in gave a new CSRF token
+                token = csrf_of((await c.get("/portal/history")).text)  # signing in gave a new CSRF token
 
     started = time.perf_counter()
     await asyncio.gather(*(one(k) for k in range(clients)))
@@ -227,33 +214,10 @@ def main(argv: list[str]) -> None:
         print(
             f"registry: {subjects:,} subjects, {releases:,} releases (built in {time.perf_counter() - started:.0f} s)"
         )
-        port = _free_port()
-        env = {**os.environ, "FAIRGATE_DATA_DIR": str(data_dir), "FAIRGATE_PORT": str(port)}
-        for name in ("FAIRGATE_DATABASE_URL", "FAIRGATE_CONSENT_DATABASE_URL", "FAIRGATE_STEWARD_TOKEN"):
-            env.pop(name, None)
-        server = subprocess.Popen(
-            [str(Path(sys.executable).parent / "fairgate"), "serve"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(base + "/portal").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("fairgate serve did not start")
-                time.sleep(0.2)
+        port = free_port()
+        env = embedded_env(data_dir, port)
+        with serving(env, ready="/portal") as base:
             asyncio.run(_measure(base, args.clients, per_client, signers, views))
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
 
 
 if __name__ == "__main__":
