@@ -15,6 +15,8 @@ from typing import Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from access.store import EventStore
+from access.store import NotFound as NoApplication
 from catalog.api.auth import (
     STEWARD_ROLES,
     PageRefusal,
@@ -34,6 +36,7 @@ from consent.errors import ConsentError, NotFound
 from consent.interchange import consent_receipt, fhir_consents
 from consent.portal import PURPOSE_CHOICES, Change, Direction, PortalPolicy, PortalService, PortalSession
 from consent.pseudonyms import IdentifierError
+from schemas.access import PublicationRegistered
 
 router = APIRouter(include_in_schema=False)
 
@@ -184,6 +187,19 @@ def _titles(request: Request, guids: list[str]) -> dict[str, dict[str, str]]:
     return {d.guid: d.dataset.title for d in store.get_many(sorted(set(guids)))}
 
 
+def _publications(request: Request, applications: list[str]) -> dict[str, list[PublicationRegistered]]:
+    """Publications the projects registered, from the access events in the catalog database (the registry
+    knows a release's application by id only; a release made outside the access route has none)."""
+    events = EventStore(request.app.state.ctx.store.engine)
+    found: dict[str, list[PublicationRegistered]] = {}
+    for application in sorted(set(applications)):
+        try:
+            found[application] = events.get(application).publications
+        except NoApplication:
+            continue
+    return found
+
+
 @router.get("/portal/my-data")
 def my_data(request: Request, password: str = "") -> Response:
     who = _signed_in(request)
@@ -192,6 +208,7 @@ def my_data(request: Request, password: str = "") -> Response:
     values = {
         "mine": mine,
         "titles": _titles(request, guids),
+        "publications": _publications(request, [u.application for u in mine.releases]),
         "purpose_choices": PURPOSE_CHOICES,
         "password_saved": bool(password),
     }

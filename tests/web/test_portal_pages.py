@@ -4,17 +4,19 @@ dataset, see the releases; one answer for unknown ids; the steward re-issues a c
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 from fastapi.testclient import TestClient
 
+from access.store import EventStore
 from catalog.context import Context
 from consent.api import registry_for
 from consent.registry import ConsentRegistry, EnrolmentInput
 from consent.release import create_release
+from schemas.access import Created, PublicationRegistered
 from schemas.consent import Category, EventKind, EventRequest, ReleaseProject
 from tests.consent.subjects import T0, national_id
 from tests.web.conftest import csrf_of
@@ -95,6 +97,27 @@ def test_the_story_through_the_pages(client: TestClient, ctx: Context, add: Call
     assert (after_out, other_out) == (0, 1)
     mine = client.get("/portal/my-data").text
     assert "They have not confirmed yet." in mine and other in mine and before in mine
+    assert "Published from this project" not in mine
+    # The project registers a publication on its application (the access route): the person sees it.
+    at = datetime(2026, 6, 1, tzinfo=UTC)
+    EventStore(ctx.store.engine).append(
+        "user:1",
+        0,
+        [
+            Created(application_id="app-1", at=at, actor="user:1", applicant="user:1", datasets=[ntu]),
+            PublicationRegistered(
+                application_id="app-1",
+                at=at,
+                actor="user:1",
+                title="Nodules found by AI",
+                reference="https://doi.org/10.1234/x",
+                published_on=date(2026, 5, 20),
+                acknowledges_source=True,
+            ),
+        ],
+    )
+    mine = client.get("/portal/my-data").text
+    assert "Published from this project" in mine and 'href="https://doi.org/10.1234/x">Nodules found by AI' in mine
     history = client.get("/portal/history").text
     assert history.index("Said no (opted out)") < history.index("Letter sent")  # newest first
     out = client.post("/portal/sign-out", data={"csrf": csrf_of(history)}, follow_redirects=False)
