@@ -344,6 +344,20 @@ class Store:
         with self.engine.connect() as conn:
             return {u: g for u, g in conn.execute(q).all() if u is not None}
 
+    def change_mark(self) -> tuple[int, int]:
+        """``(highest revision row id, number of revision rows)``: every write adds a revision and
+        none is ever removed, so this moves whenever any dataset changes (cheap: one aggregate)."""
+        with self.engine.connect() as conn:
+            top, rows = conn.execute(select(func.max(RevisionRow.id), func.count()).select_from(RevisionRow)).one()
+        return int(top or 0), int(rows or 0)
+
+    def changed_since(self, after_revision_id: int) -> tuple[set[str], int]:
+        """GUIDs of the datasets with a revision row after ``after_revision_id``, and how many such rows."""
+        q = select(RevisionRow.dataset_guid).where(RevisionRow.id > after_revision_id)
+        with self.engine.connect() as conn:
+            found = [g for (g,) in conn.execute(q)]
+        return set(found), len(found)
+
     def revisions(self, guid: str) -> list[Revision]:
         with self._sessions() as s:
             rows = list(

@@ -10,7 +10,8 @@ from fastapi.responses import JSONResponse
 
 from catalog.api.visibility import visible
 from catalog.context import Context
-from catalog.fair.assess import assess, catalog_report
+from catalog.fair.assess import assess
+from catalog.fair.cache import fair_cache_of
 
 router = APIRouter(tags=["fair"])
 
@@ -21,8 +22,9 @@ def _ctx(request: Request) -> Context:
 
 
 def report(ctx: Context) -> dict[str, Any]:
-    """The catalog-wide report (reads every active record once)."""
-    return catalog_report(assess(s.dataset, s.guid) for s in ctx.store.iter_all())
+    """The catalog-wide report: kept per process and brought up to date from the store's change mark
+    (:mod:`catalog.fair.cache`), so a request re-scores only the records changed since the last one."""
+    return fair_cache_of(ctx.store, ctx.extensions).report()
 
 
 @router.get("/api/datasets/{guid:path}/fair", summary="FAIR self-assessment of one dataset (F-UJI metric names)")

@@ -11,7 +11,8 @@ Pure: data in, data out; no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import heapq
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -538,33 +539,86 @@ def assess(ds: Dataset, guid: str) -> Assessment:
     return Assessment(guid, metrics)
 
 
-def catalog_report(assessments: list[Assessment] | Any) -> dict[str, Any]:
-    """Catalog-wide figures: records, mean percent, per metric how many records pass it fully,
-    and the fixes that would help the most records."""
-    count = 0
-    total_percent = 0
-    per_metric: dict[str, dict[str, Any]] = {}
-    fixes: dict[str, dict[str, Any]] = {}
-    weakest: list[tuple[int, str]] = []
-    for a in assessments:
-        count += 1
-        total_percent += a.percent
-        weakest.append((a.percent, a.guid))
-        for m in a.metrics:
-            row = per_metric.setdefault(
-                m.id, {"id": m.id, "principle": m.principle, "name": m.name, "passed": 0, "score": 0, "max": 0}
+#: Metric ids in the order an assessment lists them (the report's row order).
+_METRIC_ORDER = [m.id for m in assess(Dataset.model_validate({"title": {"en": "-"}}), "-").metrics]
+
+
+@dataclass(frozen=True)
+class RecordSummary:
+    """What the catalog report needs of one record's assessment: small, kept per record by the cache."""
+
+    guid: str
+    percent: int
+    #: Per metric: (id, principle, name, score, max), in the assessment's order.
+    metrics: tuple[tuple[str, str, LangText, int, int], ...]
+    fixes: tuple[LangText, ...]
+
+    @classmethod
+    def of(cls, a: Assessment) -> RecordSummary:
+        return cls(
+            a.guid,
+            a.percent,
+            tuple((m.id, m.principle, m.name, m.score, m.max_score) for m in a.metrics),
+            tuple(a.fixes()),
+        )
+
+
+class ReportTally:
+    """The catalog report's sums, kept so that one record can be added or taken out again without
+    reading the others (:mod:`catalog.fair.cache` keeps one current as records change)."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, RecordSummary] = {}
+        self._percent = 0
+        self._metrics: dict[str, dict[str, Any]] = {}
+        self._fixes: dict[str, dict[str, Any]] = {}
+
+    def add(self, s: RecordSummary) -> None:
+        self.discard(s.guid)
+        self.records[s.guid] = s
+        self._count(s, 1)
+
+    def discard(self, guid: str) -> None:
+        old = self.records.pop(guid, None)
+        if old is not None:
+            self._count(old, -1)
+
+    def _count(self, s: RecordSummary, sign: int) -> None:
+        self._percent += sign * s.percent
+        for mid, principle, name, score, mx in s.metrics:
+            row = self._metrics.setdefault(
+                mid, {"id": mid, "principle": principle, "name": name, "passed": 0, "score": 0, "max": 0}
             )
-            row["passed"] += m.score == m.max_score
-            row["score"] += m.score
-            row["max"] += m.max_score
-        for fix in a.fixes():
-            entry = fixes.setdefault(fix["en"], {"fix": fix, "records": 0})
-            entry["records"] += 1
-    weakest.sort()
-    return {
-        "records": count,
-        "mean_percent": round(total_percent / count) if count else 0,
-        "metrics": list(per_metric.values()),
-        "top_fixes": sorted(fixes.values(), key=lambda f: -f["records"])[:10],
-        "weakest": [{"guid": g, "percent": p} for p, g in weakest[:20]],
-    }
+            row["passed"] += sign * (score == mx)
+            row["score"] += sign * score
+            row["max"] += sign * mx
+        for fix in s.fixes:
+            entry = self._fixes.setdefault(fix["en"], {"fix": fix, "records": 0})
+            entry["records"] += sign
+            if entry["records"] == 0:
+                del self._fixes[fix["en"]]
+
+    def report(self) -> dict[str, Any]:
+        count = len(self.records)
+        order = {m: i for i, m in enumerate(_METRIC_ORDER)}
+        metrics = sorted(
+            (dict(m) for m in self._metrics.values()), key=lambda m: (order.get(m["id"], len(order)), m["id"])
+        )
+        fixes = sorted(self._fixes.values(), key=lambda f: (-f["records"], f["fix"]["en"]))[:10]
+        weakest = heapq.nsmallest(20, ((s.percent, s.guid) for s in self.records.values()))
+        return {
+            "records": count,
+            "mean_percent": round(self._percent / count) if count else 0,
+            "metrics": metrics if count else [],
+            "top_fixes": [{"fix": f["fix"], "records": f["records"]} for f in fixes],
+            "weakest": [{"guid": g, "percent": p} for p, g in weakest],
+        }
+
+
+def catalog_report(assessments: Iterable[Assessment]) -> dict[str, Any]:
+    """Catalog-wide figures: records, mean percent, per metric how many records pass it fully,
+    and the fixes that would help the most records (ties by their English text)."""
+    tally = ReportTally()
+    for a in assessments:
+        tally.add(RecordSummary.of(a))
+    return tally.report()
