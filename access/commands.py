@@ -1,9 +1,10 @@
 """Commands on an application (REMS style): each checks the command against the folded state and the
 rules, then returns the events to append; nothing here stores or reads the clock.
 
-A refused command raises :class:`Refused` with the rule in plain words (and, for a form, a message per
-field). ``who`` is the acting user's identity (``user:<id>``): researcher commands must come from the
-applicant; the caller (API or page) has already checked the role.
+A refused command raises :class:`Refused` carrying a :class:`~access.refusals.Refusal` (a code, the facts,
+and the rule in plain English; for a form, one per field). ``who`` is the acting user's identity
+(``user:<id>``): researcher commands must come from the applicant; the caller (API or page) has already
+checked the role.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 
 from access import rules
+from access.refusals import Refusal
 from access.workdays import add_months
 from schemas.access import (
     AgreementRecorded,
@@ -44,29 +46,34 @@ SYSTEM = "system"  # the actor of time-based events (the background job)
 
 
 class Refused(Exception):
-    """The command breaks a rule; ``message`` says which, ``problems`` name form fields."""
+    """The command breaks a rule: ``refusal`` says which (``message`` in English), ``problems`` name form
+    fields."""
 
-    def __init__(self, message: str, problems: Mapping[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, refusal: Refusal, problems: Mapping[str, Refusal] | None = None) -> None:
+        super().__init__(refusal.message)
+        self.refusal = refusal
         self.problems = dict(problems or {})
 
+    @property
+    def message(self) -> str:
+        return self.refusal.message
 
-def _refuse_if(message: str | None) -> None:
-    if message:
-        raise Refused(message)
+
+def _refuse_if(refusal: Refusal | None) -> None:
+    if refusal is not None:
+        raise Refused(refusal)
 
 
 def _own(app: Application, who: str) -> None:
     if who != app.applicant:
-        raise Refused(f"only the applicant ({app.applicant}) may do this on application {app.id}")
+        raise Refused(Refusal("not_applicant", {"applicant": app.applicant, "application": app.id}))
 
 
 def _status(app: Application, at: datetime, *allowed: Status) -> Status:
     status = rules.status_as_of(app, at.date())
     if status not in allowed:
-        names = " or ".join(s.value for s in allowed)
-        raise Refused(f"application {app.id} is {status.value}; this is done while it is {names}")
+        facts = {"application": app.id, "status": status.value, "allowed": tuple(s.value for s in allowed)}
+        raise Refused(Refusal("wrong_status", facts))
     return status
 
 
@@ -79,13 +86,13 @@ def create(
     institution: str,
     datasets: Sequence[str],
     at: datetime,
-    blocking: Sequence[str] = (),
+    blocking: Sequence[Refusal] = (),
 ) -> list[Event]:
     """Open a draft; refused while the applicant's earlier projects owe something (``blocking``)."""
     if not datasets:
-        raise Refused("name at least one dataset to apply for")
+        raise Refused(Refusal("datasets_required"))
     if blocking:
-        raise Refused("your next application is refused until these are settled: " + "; ".join(blocking))
+        raise Refused(Refusal("blocked", parts=tuple(blocking)))
     return [
         Created(
             application_id=application_id,
@@ -107,7 +114,7 @@ def save_draft(app: Application, who: str, form: ApplicationForm, at: datetime) 
 def _form_ok(form: ApplicationForm, on: date, pilot: bool) -> None:
     problems = rules.form_problems(form, on, pilot)
     if problems:
-        raise Refused("the application is not complete: " + "; ".join(problems.values()), problems)
+        raise Refused(Refusal("form_incomplete", parts=tuple(problems.values())), problems)
 
 
 def submit(
@@ -115,7 +122,7 @@ def submit(
     who: str,
     at: datetime,
     others: Iterable[Application] = (),
-    blocking: Sequence[str] = (),
+    blocking: Sequence[Refusal] = (),
     pilot: bool = True,
 ) -> list[Event]:
     """Submit a draft; ``others`` are the applicant's other applications (at most 3 may run at once)."""
@@ -123,7 +130,7 @@ def submit(
     _status(app, at, Status.DRAFT)
     _form_ok(app.form, at.date(), pilot)
     if blocking:
-        raise Refused("your next application is refused until these are settled: " + "; ".join(blocking))
+        raise Refused(Refusal("blocked", parts=tuple(blocking)))
     _refuse_if(rules.check_concurrency([o for o in others if o.id != app.id], at.date()))
     return [Submitted(application_id=app.id, at=at, actor=who)]
 
@@ -132,10 +139,9 @@ def resubmit(app: Application, who: str, form: ApplicationForm, at: datetime, pi
     """Answer a return for correction, within 7 working days of it."""
     _own(app, who)
     if rules.status_as_of(app, at.date()) is Status.LAPSED:
-        raise Refused(
-            f"the correction was due by {rules.correction_deadline(app)} (7 working days); the application "
-            "has lapsed: start a new application"
-        )
+        deadline = rules.correction_deadline(app)
+        facts = {"deadline": deadline or "—", "days": rules.CORRECTION_WORKING_DAYS}
+        raise Refused(Refusal("lapsed", facts))
     _status(app, at, Status.RETURNED)
     _form_ok(form, at.date(), pilot)
     return [Resubmitted(application_id=app.id, at=at, actor=who, form=form)]
@@ -180,7 +186,7 @@ def file_report(app: Application, who: str, text: str, at: datetime) -> list[Eve
     _own(app, who)
     _status(app, at, Status.ACTIVE, Status.EXPIRED)
     if not text.strip():
-        raise Refused("describe how the data was used in this period")
+        raise Refused(Refusal("report_text_required"))
     return [ReportFiled(application_id=app.id, at=at, actor=who, text=text)]
 
 
@@ -197,7 +203,7 @@ def register_publication(
     _own(app, who)
     _status(app, at, Status.ACTIVE, Status.EXPIRED, Status.CLOSED)
     if not title.strip():
-        raise Refused("give the publication's title")
+        raise Refused(Refusal("publication_title_required"))
     _refuse_if(rules.check_publication(acknowledges_source))
     return [
         PublicationRegistered(
@@ -219,9 +225,9 @@ def acknowledge_withdrawal(
     """Acknowledge a consent-registry withdrawal notice of one of this application's releases."""
     _own(app, who)
     if notice_id not in set(open_notices):
-        raise Refused(f"withdrawal notice {notice_id} is not one of this application's releases")
+        raise Refused(Refusal("notice_unknown", {"notice": notice_id}))
     if notice_id in app.acknowledged_notices:
-        raise Refused(f"withdrawal notice {notice_id} is already acknowledged")
+        raise Refused(Refusal("notice_acknowledged", {"notice": notice_id}))
     return [WithdrawalAcknowledged(application_id=app.id, at=at, actor=who, notice_id=notice_id)]
 
 
@@ -237,7 +243,7 @@ def confirm_destruction(app: Application, who: str, at: datetime, statement: str
 def return_for_correction(app: Application, who: str, reason: str, at: datetime) -> list[Event]:
     _status(app, at, Status.SUBMITTED)
     if not reason.strip():
-        raise Refused("say what must be corrected")
+        raise Refused(Refusal("return_needs_reason"))
     return [Returned(application_id=app.id, at=at, actor=who, reason=reason)]
 
 
@@ -252,9 +258,9 @@ def review(
     """One member's scores; a member of the applicant's institution is flagged as a conflict of interest."""
     _refuse_if(rules.check_reviewable(app, at.date()))
     if who == app.applicant:
-        raise Refused("an applicant may not review their own application")
+        raise Refused(Refusal("self_review"))
     if any(r.actor == who for r in app.reviews):
-        raise Refused("you have scored this application already")
+        raise Refused(Refusal("already_scored"))
     _refuse_if(rules.check_scores(scores))
     conflict = bool(reviewer_institution.strip()) and (
         reviewer_institution.strip().casefold() == app.applicant_institution.strip().casefold()
@@ -316,7 +322,7 @@ def released(app: Application, who: str, release_id: str, dataset: str, cases_ou
     """Record a release made by the consent registry; the first one starts the period."""
     check_release(app, at)
     if dataset not in app.datasets:
-        raise Refused(f"application {app.id} applied for {', '.join(app.datasets)}, not {dataset}")
+        raise Refused(dataset_not_applied(app, dataset))
     starts_on, ends_on = release_period(app, at.date())
     return [
         Released(
@@ -330,6 +336,10 @@ def released(app: Application, who: str, release_id: str, dataset: str, cases_ou
             cases_out=cases_out,
         )
     ]
+
+
+def dataset_not_applied(app: Application, dataset: str) -> Refusal:
+    return Refusal("dataset_not_applied", {"application": app.id, "datasets": tuple(app.datasets), "dataset": dataset})
 
 
 def release_period(app: Application, on: date) -> tuple[date, date]:

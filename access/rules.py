@@ -1,8 +1,8 @@
 """Every rule of the access route as a plain function over an application's folded history.
 
-A check returns ``None`` when the rule holds, else the rule in plain words with the fact that breaks it
-(the message the applicant or committee sees). Time-based rules take the day to judge ``as of``; none
-reads the clock.
+A check returns ``None`` when the rule holds, else a :class:`~access.refusals.Refusal`: a stable code with
+the facts that break the rule, whose English wording is the rule in plain words (pages render the code in
+their own language). Time-based rules take the day to judge ``as of``; none reads the clock.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from access.refusals import Param, Refusal
 from access.workdays import add_months, taiwan
 from schemas.access import (
     CONCURRENT_STATUSES,
@@ -43,67 +44,62 @@ ALLOWED_PURPOSES = frozenset({"DUO:0000006", "DUO:0000007", "DUO:0000043"})
 # --- the application form ------------------------------------------------------------------------
 
 
-def check_period(months: int | None, imaging: bool, pilot: bool = True) -> str | None:
+def check_period(months: int | None, imaging: bool, pilot: bool = True) -> Refusal | None:
     if months is None:
-        return "choose a use period"
+        return Refusal("period_required")
     if imaging:
         if months not in PERIODS_IMAGING:
-            return f"imaging data is granted for 3, 6 or 12 months, not {months}"
+            return Refusal("period_imaging", {"months": months})
         if pilot and months > PILOT_MAX_MONTHS:
-            return f"during the pilot imaging data is granted for at most {PILOT_MAX_MONTHS} months, not {months}"
+            return Refusal("period_pilot", {"max": PILOT_MAX_MONTHS, "months": months})
     elif not 1 <= months <= OTHER_MAX_MONTHS:
-        return f"data other than imaging is granted for 1 to {OTHER_MAX_MONTHS} months, not {months}"
+        return Refusal("period_other", {"max": OTHER_MAX_MONTHS, "months": months})
     return None
 
 
-def check_personnel(people: Sequence[Person], applicant_institution: str) -> str | None:
+def check_personnel(people: Sequence[Person], applicant_institution: str) -> Refusal | None:
     for person in people:
         if person.institution.strip().casefold() != applicant_institution.strip().casefold() and not person.role_proof:
-            return (
-                f"{person.name} belongs to {person.institution}, not the applicant's {applicant_institution}: "
-                "upload proof of their role in the project"
-            )
+            facts = {"name": person.name, "institution": person.institution}
+            return Refusal("person_needs_proof", {**facts, "applicant_institution": applicant_institution})
     return None
 
 
-def form_problems(form: ApplicationForm, on: date, pilot: bool = True) -> dict[str, str]:
-    """What keeps ``form`` from being submitted on ``on``: field name -> the rule in plain words."""
-    problems: dict[str, str] = {}
+def form_problems(form: ApplicationForm, on: date, pilot: bool = True) -> dict[str, Refusal]:
+    """What keeps ``form`` from being submitted on ``on``: field name -> the rule it breaks."""
+    problems: dict[str, Refusal] = {}
     if not form.title.strip():
-        problems["title"] = "give the project a title"
+        problems["title"] = Refusal("title_required")
     if form.purpose not in ALLOWED_PURPOSES:
-        problems["purpose"] = (
-            "data is released only for public health or medical care and research: choose DUO:0000006 "
-            "(health or medical research), DUO:0000007 (disease-specific research) or DUO:0000043 (clinical care)"
-        )
+        problems["purpose"] = Refusal("purpose_not_allowed")
     if form.applicant_type is None:
-        problems["applicant_type"] = (
-            "say whether you apply as a government agency or a research institution (industry applies through one)"
-        )
+        problems["applicant_type"] = Refusal("applicant_type_required")
     if not form.institution.strip():
-        problems["institution"] = "name your institution"
+        problems["institution"] = Refusal("institution_required")
     if form.irb is None and not form.irb_exempt:
-        problems["irb"] = "an IRB approval is needed (unless the study is in the officially exempt category)"
+        problems["irb"] = Refusal("irb_required")
     elif form.irb is not None:
         if form.irb.expires_on <= form.irb.approved_on:
-            problems["irb"] = "the IRB approval must expire after the day it was approved"
+            problems["irb"] = Refusal("irb_dates")
         elif form.irb.expires_on < on:
-            problems["irb"] = f"the IRB approval expired on {form.irb.expires_on}: attach a current one"
+            problems["irb"] = Refusal("irb_expired", {"expired_on": form.irb.expires_on})
         elif not form.irb.document:
-            problems["irb"] = "upload the IRB approval document (PDF)"
+            problems["irb"] = Refusal("irb_document_required")
     if not form.fields:
-        problems["fields"] = "name the fields you need (data minimisation: only the fields the study uses)"
+        problems["fields"] = Refusal("fields_required")
     if not form.selection_criteria.strip():
-        problems["selection_criteria"] = "describe the selection criteria of the cases you need"
+        problems["selection_criteria"] = Refusal("selection_required")
     period = check_period(form.period_months, form.imaging, pilot)
     if period:
         problems["period_months"] = period
     if form.channel is None:
-        problems["channel"] = "choose an access channel: on-site, VPN or download"
+        problems["channel"] = Refusal("channel_required")
     if not form.personnel:
-        problems["personnel"] = "name the people who will process the data"
+        problems["personnel"] = Refusal("personnel_required")
     elif len(form.personnel) > PERSONNEL_MAX_PEOPLE:
-        problems["personnel"] = f"at most {PERSONNEL_MAX_PEOPLE} people may process the data, not {len(form.personnel)}"
+        problems["personnel"] = Refusal(
+            "personnel_too_many", {"max": PERSONNEL_MAX_PEOPLE, "count": len(form.personnel)}
+        )
     else:
         people = check_personnel(form.personnel, form.institution)
         if people:
@@ -132,67 +128,70 @@ def status_as_of(app: Application, on: date) -> Status:
     return app.status
 
 
-def check_concurrency(others: Iterable[Application], on: date) -> str | None:
+def check_concurrency(others: Iterable[Application], on: date) -> Refusal | None:
     """At most 3 concurrent applications per applicant; a 4th waits as a draft until one ends."""
     running = sorted(a.id for a in others if status_as_of(a, on) in CONCURRENT_STATUSES)
     if len(running) >= MAX_CONCURRENT:
-        return (
-            f"an applicant may have at most {MAX_CONCURRENT} applications running at once; yours are "
-            f"{', '.join(running)}: this one stays a draft and can be submitted when one of them ends"
-        )
+        return Refusal("too_many_running", {"max": MAX_CONCURRENT, "running": tuple(running)})
     return None
 
 
 # --- review and decision -------------------------------------------------------------------------
 
 
-def check_scores(scores: Mapping[Criterion, int]) -> str | None:
-    missing = [c.value for c in Criterion if c not in scores]
+def check_scores(scores: Mapping[Criterion, int]) -> Refusal | None:
+    missing = tuple(c.value for c in Criterion if c not in scores)
     if missing:
-        return f"score all five criteria; missing: {', '.join(missing)}"
+        return Refusal("scores_missing", {"criteria": missing})
     low, high = SCORE_RANGE
     for criterion, score in scores.items():
         if not low <= score <= high:
-            return f"scores run from {low} to {high}; {criterion.value} was given {score}"
+            return Refusal(
+                "score_out_of_range", {"low": low, "high": high, "criterion": criterion.value, "score": score}
+            )
     return None
 
 
-def check_reviewable(app: Application, on: date) -> str | None:
+def check_reviewable(app: Application, on: date) -> Refusal | None:
     status = status_as_of(app, on)
     if status is not Status.SUBMITTED:
-        return f"only a submitted application can be reviewed or decided; this one is {status.value}"
+        return Refusal("not_reviewable", {"status": status.value})
     return None
 
 
-def check_decision(app: Application, decision: Decision, reason: str, on: date) -> str | None:
+def check_decision(app: Application, decision: Decision, reason: str, on: date) -> Refusal | None:
     blocked = check_reviewable(app, on)
     if blocked:
         return blocked
     if decision is Decision.REJECT and not reason.strip():
-        return "a refusal must state its reasons"
+        return Refusal("reject_needs_reason")
     if decision is Decision.RETURN and not reason.strip():
-        return "say what must be corrected"
+        return Refusal("return_needs_reason")
     if decision is Decision.APPROVE and not app.reviews:
-        return "the committee decides after at least one review is scored"
+        return Refusal("approve_needs_review")
     return None
 
 
 # --- after approval -------------------------------------------------------------------------------
 
 
-def check_release(app: Application, on: date) -> str | None:
+def check_release(app: Application, on: date) -> Refusal | None:
     if app.status not in (Status.APPROVED, Status.ACTIVE):
-        return f"only an approved application is released; this one is {status_as_of(app, on).value}"
+        return Refusal("release_not_approved", {"status": status_as_of(app, on).value})
     if status_as_of(app, on) is Status.EXPIRED:
-        return f"access ended on {app.ends_on}; nothing more is released"
+        return Refusal("release_ended", {"ended_on": _day(app.ends_on)})
     if app.agreement is None:
-        return "record the signed data-use agreement first"
-    missing = [p.name for p in app.form.personnel if p.name not in app.agreement.pledges]
+        return Refusal("agreement_required")
+    missing = tuple(p.name for p in app.form.personnel if p.name not in app.agreement.pledges)
     if missing:
-        return f"every person must sign a confidentiality pledge; missing: {', '.join(missing)}"
+        return Refusal("pledges_missing", {"missing": missing})
     if not app.agreement.fee_paid:
-        return "the fee is not paid yet"
+        return Refusal("fee_unpaid")
     return None
+
+
+def _day(value: date | None) -> date | str:
+    return value if value is not None else "—"
 
 
 def end_date(starts_on: date, months: int) -> date:
@@ -200,16 +199,16 @@ def end_date(starts_on: date, months: int) -> date:
     return add_months(starts_on, months)
 
 
-def _check_running(app: Application, on: date) -> str | None:
+def _check_running(app: Application, on: date) -> Refusal | None:
     status = status_as_of(app, on)
     if status is not Status.ACTIVE:
-        return f"changes are made while the project runs; this application is {status.value}"
+        return Refusal("not_running", {"status": status.value})
     return None
 
 
 def check_change(
     app: Application, kind: ChangeKind, on: date, people: Sequence[Person] = (), count: int = 0
-) -> str | None:
+) -> Refusal | None:
     """Personnel once per 6 months and at most 6 people; fields added at most 4 times; files once."""
     running = _check_running(app, on)
     if running:
@@ -217,45 +216,41 @@ def check_change(
     earlier = [c for c in app.changes if c.kind is kind]
     if kind is ChangeKind.PERSONNEL:
         if len(people) > PERSONNEL_MAX_PEOPLE:
-            return f"a personnel change names at most {PERSONNEL_MAX_PEOPLE} people, not {len(people)}"
+            return Refusal("change_too_many_people", {"max": PERSONNEL_MAX_PEOPLE, "count": len(people)})
         if not people:
-            return "name the people who will process the data after the change"
+            return Refusal("change_people_required")
         if earlier:
             last = earlier[-1].at.date()
-            if on < add_months(last, PERSONNEL_CHANGE_MONTHS):
-                return (
-                    f"personnel may change once every {PERSONNEL_CHANGE_MONTHS} months; the last change was on "
-                    f"{last}, so the next may be asked from {add_months(last, PERSONNEL_CHANGE_MONTHS)}"
-                )
+            following = add_months(last, PERSONNEL_CHANGE_MONTHS)
+            if on < following:
+                facts: dict[str, Param] = {"months": PERSONNEL_CHANGE_MONTHS, "last": last, "next": following}
+                return Refusal("personnel_change_too_soon", facts)
         return check_personnel(people, app.form.institution)
     if count < 1:
-        return f"name the {kind.value} to add"
+        return Refusal("change_fields_required" if kind is ChangeKind.FIELDS else "change_files_required")
     if kind is ChangeKind.FIELDS and len(earlier) >= FIELD_ADDITIONS_MAX:
-        return (
-            f"fields may be added at most {FIELD_ADDITIONS_MAX} times; this application has added fields "
-            f"{len(earlier)} times"
-        )
+        return Refusal("fields_added_too_often", {"max": FIELD_ADDITIONS_MAX, "count": len(earlier)})
     if kind is ChangeKind.FILES and len(earlier) >= FILE_ADDITIONS_MAX:
-        return f"files may be added once; they were added on {earlier[0].at.date()}"
+        return Refusal("files_added_already", {"added_on": earlier[0].at.date()})
     return None
 
 
-def check_extension(app: Application, on: date) -> str | None:
+def check_extension(app: Application, on: date) -> Refusal | None:
     if app.ends_on is not None and on >= app.ends_on:
-        return f"an extension must be asked before the period ends; it ended on {app.ends_on}"
+        return Refusal("extension_too_late", {"ended_on": app.ends_on})
     return _check_running(app, on)
 
 
-def check_publication(acknowledges_source: bool) -> str | None:
+def check_publication(acknowledges_source: bool) -> Refusal | None:
     if not acknowledges_source:
-        return "every publication must acknowledge the data source; add the acknowledgement and register it then"
+        return Refusal("publication_unacknowledged")
     return None
 
 
-def check_destruction(app: Application, on: date) -> str | None:
+def check_destruction(app: Application, on: date) -> Refusal | None:
     status = status_as_of(app, on)
     if status is not Status.EXPIRED:
-        return f"destruction is confirmed after access ends ({app.ends_on}); this application is {status.value}"
+        return Refusal("destruction_too_early", {"ends_on": _day(app.ends_on), "status": status.value})
     return None
 
 
@@ -299,26 +294,37 @@ def publications_late(app: Application, on: date) -> list[PublicationRegistered]
 class Obligation:
     application_id: str
     kind: str  # report_overdue | deposit_late | withdrawal_unacknowledged | destruction_missing
-    message: str
+    refusal: Refusal  # code ``obligation_<kind>`` with the facts
+
+    @property
+    def message(self) -> str:
+        return self.refusal.message
 
 
 def obligations(app: Application, on: date, open_notices: Iterable[str] = ()) -> list[Obligation]:
     """What the applicant owes on ``on``; ``open_notices`` are the consent registry's withdrawal notices
     for this application's releases."""
     found = [
-        Obligation(app.id, "report_overdue", f"{app.id}: the usage report due on {due} has not been filed")
+        Obligation(app.id, "report_overdue", Refusal("obligation_report_overdue", {"application": app.id, "due": due}))
         for due in reports_overdue(app, on)
     ]
     found += [
         Obligation(
             app.id,
             "deposit_late",
-            f"{app.id}: '{pub.title}' (published {pub.published_on}) was to be deposited by {deposit_due(pub)}",
+            Refusal(
+                "obligation_deposit_late",
+                {"application": app.id, "title": pub.title, "published_on": pub.published_on, "due": deposit_due(pub)},
+            ),
         )
         for pub in publications_late(app, on)
     ]
     found += [
-        Obligation(app.id, "withdrawal_unacknowledged", f"{app.id}: withdrawal notice {n} is not acknowledged")
+        Obligation(
+            app.id,
+            "withdrawal_unacknowledged",
+            Refusal("obligation_withdrawal_unacknowledged", {"application": app.id, "notice": n}),
+        )
         for n in open_notices
         if n not in app.acknowledged_notices
     ]
@@ -327,7 +333,7 @@ def obligations(app: Application, on: date, open_notices: Iterable[str] = ()) ->
             Obligation(
                 app.id,
                 "destruction_missing",
-                f"{app.id}: access ended on {app.ends_on} and destruction of the data is not confirmed",
+                Refusal("obligation_destruction_missing", {"application": app.id, "ended_on": _day(app.ends_on)}),
             )
         )
     return found
@@ -335,7 +341,7 @@ def obligations(app: Application, on: date, open_notices: Iterable[str] = ()) ->
 
 def blocking_reasons(
     applications: Iterable[Application], on: date, notices: Mapping[str, Sequence[str]] | None = None
-) -> list[str]:
+) -> list[Refusal]:
     """Why the applicant's next application is refused on ``on`` (empty: nothing blocks it)."""
     notices = notices or {}
-    return [o.message for a in applications for o in obligations(a, on, notices.get(a.id, ()))]
+    return [o.refusal for a in applications for o in obligations(a, on, notices.get(a.id, ()))]

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from access.commands import Refused
 from access.fold import fold
+from access.refusals import Refusal
 from schemas.access import EVENT_ADAPTER, Application, Event
 
 _metadata = MetaData()
@@ -91,7 +92,7 @@ class EventStore:
 
     def create(self, events: Sequence[Event]) -> Application:
         if not events:
-            raise Refused("nothing to create")
+            raise Refused(Refusal("nothing_to_create"))
         first = fold(events[:1])
         self.append(first.applicant, 0, events)
         return fold(events)

@@ -3,7 +3,9 @@
 Each route authenticates with a role guard, folds the application from its events, runs one command
 and appends what it emits. Researchers act on their own applications; reviewers score; the chair decides;
 stewards record the agreement and release through the consent registry. Every read of an application
-and every download is audited. No rule lives here: refusals come from ``access.rules`` word for word.
+and every download is audited. No rule lives here: a refusal is answered with the rule's English words
+(``message``; a form's, per field, in ``problems``) and its code and facts (``refusal``, ``problem_refusals``),
+as ``access.rules`` gave them.
 """
 
 from __future__ import annotations
@@ -70,7 +72,14 @@ def _refusal(exc: Exception) -> HTTPException:
     if isinstance(exc, Conflict):
         return HTTPException(409, detail={"code": "conflict", "message": str(exc)})
     if isinstance(exc, Refused):
-        return HTTPException(409, detail={"code": "rule", "message": exc.message, "problems": exc.problems})
+        detail = {
+            "code": "rule",
+            "message": exc.message,
+            "refusal": exc.refusal.as_json(),
+            "problems": {name: r.message for name, r in exc.problems.items()},
+            "problem_refusals": {name: r.as_json() for name, r in exc.problems.items()},
+        }
+        return HTTPException(409, detail=detail)
     if isinstance(exc, CalendarGap):
         return HTTPException(503, detail={"code": "calendar_gap", "message": str(exc)})
     if isinstance(exc, ConsentError):
@@ -415,11 +424,17 @@ def expire_due(request: Request, who: Steward) -> dict[str, Any]:
 
 
 @router.get("/obligations/overdue")
-def overdue(request: Request, who: Steward) -> list[dict[str, str]]:
+def overdue(request: Request, who: Steward) -> list[dict[str, Any]]:
     """Every unmet obligation today (overdue reports, late deposits, unacknowledged withdrawal notices,
     missing destruction confirmations): each blocks its applicant's next application."""
     found = [
-        {"application": o.application_id, "applicant": app.applicant, "kind": o.kind, "message": o.message}
+        {
+            "application": o.application_id,
+            "applicant": app.applicant,
+            "kind": o.kind,
+            "message": o.message,
+            "refusal": o.refusal.as_json(),
+        }
         for app, o in _service(request).overdue(who)
     ]
     audit(request, who, "application.obligations", "")

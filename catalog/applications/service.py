@@ -18,6 +18,7 @@ import pyarrow as pa
 from access import commands, rules
 from access.commands import Refused
 from access.figures import Figures, figures
+from access.refusals import Refusal
 from access.store import Conflict, EventStore, NotFound
 from access.workdays import CalendarGap
 from catalog.context import Context
@@ -109,7 +110,7 @@ class ApplicationService:
             apps = [a for a in apps if rules.obligations(a, on, self.notices(a, who))]
         return apps
 
-    def blocking(self, who: Principal, applicant: str) -> list[str]:
+    def blocking(self, who: Principal, applicant: str) -> list[Refusal]:
         """What the applicant's earlier projects owe, each blocking a new application."""
         apps = self.events.applications(applicant)
         return rules.blocking_reasons(apps, now().date(), {a.id: self.notices(a, who) for a in apps})
@@ -190,7 +191,7 @@ class ApplicationService:
         at = now()
         commands.check_release(app, at)
         if dataset not in app.datasets:
-            raise Refused(f"application {app.id} applied for {', '.join(app.datasets)}, not {dataset}")
+            raise Refused(commands.dataset_not_applied(app, dataset))
         starts_on, ends_on = commands.release_period(app, at.date())
         settings = self.ctx.settings
         manifest = create_release(
@@ -225,7 +226,7 @@ class ApplicationService:
         if app.applicant != identity(who) or part not in RELEASE_FILES or not 1 <= number <= len(app.releases):
             raise NotFound(f"no release {number} ({part}) on application {application_id}")
         if rules.status_as_of(app, now().date()) is not Status.ACTIVE:
-            raise Refused(f"access ended on {app.ends_on}; the release can no longer be downloaded")
+            raise Refused(Refusal("download_ended", {"ended_on": app.ends_on or "—"}))
         return app, self.release_dir(app, number) / RELEASE_FILES[part]
 
     def expire_due(self, at: datetime | None = None) -> list[str]:

@@ -19,7 +19,8 @@ from catalog.api.auth import accounts
 from catalog.applications import documents
 from catalog.applications.documents import DocumentError
 from catalog.applications.service import ApplicationService
-from catalog.web.i18n import t
+from catalog.web.access_refusals import say
+from catalog.web.i18n import request_language, t
 from schemas.access import (
     ApplicantType,
     Application,
@@ -285,7 +286,10 @@ def application_view(request: Request, service: ApplicationService, app: Applica
         "app": app,
         "status_today": rules.status_as_of(app, on).value,
         "correction_deadline": rules.correction_deadline(app),
-        "obligations": rules.obligations(app, on, notices),
+        "obligations": [
+            {"kind": o.kind, "message": say(o.refusal, request_language(request))}
+            for o in rules.obligations(app, on, notices)
+        ],
         "notices": [n for n in notices if n not in app.acknowledged_notices],
         "history": history,
         "names": actor_names(request, history),

@@ -5,7 +5,7 @@ committee (``/review``: the queue; members score, the chair returns or decides).
 
 Thin: each route checks the role (and the form's CSRF token), calls ``ApplicationService`` and
 ``access.commands`` exactly as ``/api/applications`` does, audits, and renders. Refusals are the rules'
-own words, shown beside the fields they name.
+codes rendered in the page's language (``access_refusals.say``), shown beside the fields they name.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ from catalog.web.access_forms import (
     text,
     values_of,
 )
+from catalog.web.access_refusals import said, say, say_problems
 from catalog.web.errors import error_page
 from catalog.web.i18n import request_language, t
 from catalog.web.rendering import render
@@ -85,9 +86,7 @@ def refusal_page(request: Request, exc: Exception) -> Response:
         return error_page(request, 404, str(exc))
     if isinstance(exc, NotPermitted):
         return error_page(request, 403, str(exc))
-    if isinstance(exc, Refused):
-        return error_page(request, 409, exc.message)
-    return error_page(request, 409, str(exc))
+    return error_page(request, 409, said(exc, request_language(request)))
 
 
 def form_choices() -> dict[str, Any]:
@@ -167,7 +166,7 @@ def _new_page(
             "values": values,
             "errors": errors or {},
             "message": message,
-            "blocking": service(request).blocking(who, me),
+            "blocking": [say(b, request_language(request)) for b in service(request).blocking(who, me)],
             **form_choices(),
         },
         status_code,
@@ -195,8 +194,7 @@ def create_application(request: Request, data: FormData = Form) -> Response:
     try:
         app = svc.create(who, [d["guid"] for d in found])
     except ACCESS_ERRORS as exc:
-        message = exc.message if isinstance(exc, Refused) else str(exc)
-        return _new_page(request, who, chosen, parsed.values, message=message, status_code=409)
+        return _new_page(request, who, chosen, parsed.values, message=said(exc, lang), status_code=409)
     audit(request, who, "application.create", app.id)
     return _save_form(request, who, app, data, parsed, text(data, "action"))
 
@@ -263,7 +261,8 @@ def _save_form(
     except ACCESS_ERRORS as exc:
         if isinstance(exc, Refused):
             app = svc.events.get(app.id)
-            return _researcher_page(request, who, app, parsed.values, exc.problems, exc.message, 409)
+            problems = say_problems(exc.problems, lang)
+            return _researcher_page(request, who, app, parsed.values, problems, said(exc, lang), 409)
         return refusal_page(request, exc)
     if action in ("submit", "resubmit"):
         audit(request, who, f"application.{action}", app.id)
@@ -326,7 +325,7 @@ def register_publication(request: Request, application_id: str, data: FormData =
                 ),
             )
         except ACCESS_ERRORS as exc:
-            message = exc.message if isinstance(exc, Refused) else str(exc)
+            message = said(exc, lang)
         else:
             audit(request, who, "application.publication", application_id)
             return RedirectResponse(f"/applications/{application_id}?done=publication", status_code=303)
@@ -443,7 +442,8 @@ def _review_act(
     except ACCESS_ERRORS as exc:
         if isinstance(exc, Refused):
             app = svc.events.get(application_id)
-            return _review_page(request, who, app, {field: exc.message}, exc.message, values, 409)
+            message = said(exc, request_language(request))
+            return _review_page(request, who, app, {field: message}, message, values, 409)
         return refusal_page(request, exc)
     audit(request, who, f"application.{action}", application_id)
     return RedirectResponse(f"/review/{application_id}?done={action}", status_code=303)

@@ -4,7 +4,7 @@ the data is destroyed.
 
 Thin as the other access pages: check the role and the CSRF token, call ``access.commands`` through
 ``ApplicationService`` exactly as ``/api/applications`` does, audit under the API's action names, and
-render the rules' refusals beside the form that broke them.
+render the rules' refusals (in the page's language) beside the form that broke them.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from catalog.applications.documents import DocumentError
 from catalog.applications.service import ACCESS_ERRORS, identity, now
 from catalog.web.access_forms import PERSON_ROWS, posted, read_upload, text, upload
 from catalog.web.access_pages import _own, _researcher_page, refusal_page, service
+from catalog.web.access_refusals import said
 from catalog.web.i18n import request_language, t
 from schemas.access import Application, ChangeKind, Event, Person
 from schemas.accounts import Principal, Role
@@ -54,7 +55,7 @@ def _step(
         except ACCESS_ERRORS as exc:
             if not isinstance(exc, Refused):
                 return refusal_page(request, exc)
-            message = exc.message
+            message = said(exc, request_language(request))
         else:
             audit(request, who, f"application.{form}", app.id)
             return RedirectResponse(f"/applications/{app.id}?done={form}#h-project", status_code=303)

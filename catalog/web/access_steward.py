@@ -22,6 +22,7 @@ from catalog.api.auth import STEWARD_ROLES, audit, page_form, page_steward
 from catalog.applications.service import ACCESS_ERRORS, Filters, now
 from catalog.web.access_forms import application_view, names_of, read_upload, text, upload
 from catalog.web.access_pages import Form, document_response, page, refusal_page, service
+from catalog.web.access_refusals import said, say
 from catalog.web.i18n import request_language, t
 from schemas.access import Application, Status
 
@@ -50,7 +51,11 @@ def all_applications(
     chosen = {"state": state, "dataset": dataset, "institution": institution, "overdue": overdue}
     owed = svc.overdue(who)
     names = names_of(request, [a.applicant for a, _ in owed])
-    blocked = [{"app": a, "applicant": names.get(a.applicant, a.applicant), "obligation": o} for a, o in owed]
+    lang = request_language(request)
+    blocked = [
+        {"app": a, "applicant": names.get(a.applicant, a.applicant), "obligation": o, "message": say(o.refusal, lang)}
+        for a, o in owed
+    ]
     values = {"rows": rows, "states": _STATES, "chosen": chosen, "blocked": blocked}
     return page(request, "steward_applications.html", values)
 
@@ -82,12 +87,13 @@ def _steward_page(
     status_code: int = 200,
 ) -> Response:
     who = page_steward(request)
+    blocked = rules.check_release(app, now().date())
     context = {
         **application_view(request, service(request), app, who),
         "errors": errors or {},
         "message": message,
         "values": values or {"pledges": "\n".join(p.name for p in app.form.personnel)},
-        "release_blocked": rules.check_release(app, now().date()),
+        "release_blocked": say(blocked, request_language(request)) if blocked else None,
     }
     return page(request, "steward_application.html", context, status_code)
 
@@ -126,9 +132,8 @@ def record_agreement(request: Request, application_id: str, data: FormData = For
         )
     except ACCESS_ERRORS as exc:
         if isinstance(exc, Refused):
-            return _steward_page(
-                request, svc.events.get(application_id), {"signed_on": exc.message}, exc.message, values, 409
-            )
+            message = said(exc, request_language(request))
+            return _steward_page(request, svc.events.get(application_id), {"signed_on": message}, message, values, 409)
         return refusal_page(request, exc)
     audit(request, who, "application.agreement", application_id)
     return RedirectResponse(f"/steward/applications/{application_id}?done=agreement", status_code=303)
@@ -152,7 +157,7 @@ def release(request: Request, application_id: str, data: FormData = Form) -> Res
     try:
         _, release_id = svc.release(who, application_id, values["dataset"], case_ids)
     except ACCESS_ERRORS as exc:
-        message = exc.message if isinstance(exc, Refused) else str(exc)
+        message = said(exc, request_language(request))
         return _steward_page(request, svc.events.get(application_id), {"case_ids": message}, message, values, 409)
     audit(request, who, "application.release", application_id, detail=release_id)
     return RedirectResponse(f"/steward/applications/{application_id}?done=release", status_code=303)

@@ -6,6 +6,7 @@ import pytest
 
 from access import commands
 from access.fold import fold
+from access.refusals import Refusal
 from schemas.access import ChangeKind, Criterion, Decision, Event, Person, Status
 from tests.access.history import APP, RESEARCHER, at, good_form
 
@@ -97,8 +98,32 @@ def test_a_release_before_the_agreement_is_refused() -> None:
 
 
 def test_obligations_block_a_new_application() -> None:
-    with pytest.raises(commands.Refused, match="refused until these are settled: app-1: the usage report"):
-        commands.create("app-2", RESEARCHER, "NTU", ["ds-1"], at("2026-11-01"), ["app-1: the usage report due"])
+    owed = Refusal("obligation_report_overdue", {"application": "app-1", "due": date(2026, 10, 1)})
+    with pytest.raises(commands.Refused, match="refused until these are settled: app-1: the usage report") as e:
+        commands.create("app-2", RESEARCHER, "NTU", ["ds-1"], at("2026-11-01"), [owed])
+    assert (e.value.refusal.code, e.value.refusal.parts) == ("blocked", (owed,))
+
+
+def test_a_refusal_carries_its_code_and_facts() -> None:
+    ev = _active()
+    _run(ev, commands.request_change(fold(ev), RESEARCHER, ChangeKind.FILES, at("2026-05-01"), files=["a.csv"]))
+    with pytest.raises(commands.Refused) as e:
+        commands.request_change(fold(ev), RESEARCHER, ChangeKind.FILES, at("2026-06-01"), files=["b.csv"])
+    assert e.value.refusal == Refusal("files_added_already", {"added_on": date(2026, 5, 1)})
+    with pytest.raises(commands.Refused) as wrong:
+        commands.file_report(fold(ev), "user:99", "used", at("2026-05-01"))
+    assert wrong.value.refusal == Refusal("not_applicant", {"applicant": RESEARCHER, "application": APP})
+
+
+def test_an_incomplete_form_names_each_field_with_its_code() -> None:
+    ev = commands.create(APP, RESEARCHER, "NTU Hospital", ["ds-1"], at("2026-03-02"))
+    _run(ev, commands.save_draft(fold(ev), RESEARCHER, good_form(irb=None, period_months=12), at("2026-03-02")))
+    with pytest.raises(commands.Refused) as e:
+        commands.submit(fold(ev), RESEARCHER, at("2026-03-02"))
+    assert {k: r.code for k, r in e.value.problems.items()} == {"irb": "irb_required", "period_months": "period_pilot"}
+    assert e.value.refusal.code == "form_incomplete"
+    assert e.value.problems["period_months"].params == {"max": 6, "months": 12}
+    assert e.value.message.startswith("the application is not complete: an IRB approval is needed")
 
 
 def test_expire_emits_nothing_before_the_end_date() -> None:

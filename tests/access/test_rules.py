@@ -2,6 +2,7 @@ from datetime import date
 
 from access import rules
 from access.fold import fold
+from access.refusals import Refusal
 from schemas.access import (
     ChangeKind,
     ChangeRequested,
@@ -37,12 +38,12 @@ def test_a_complete_form_has_no_problems() -> None:
 def test_each_missing_part_of_the_form_is_named_next_to_its_field() -> None:
     problems = rules.form_problems(good_form(purpose="DUO:0000042", fields=[], irb=None), date(2026, 3, 1))
     assert set(problems) == {"purpose", "fields", "irb"}
-    assert "public health or medical" in problems["purpose"]
+    assert "public health or medical" in problems["purpose"].message
 
 
 def test_irb_exempt_studies_need_no_approval_but_an_expired_approval_is_refused() -> None:
     assert rules.form_problems(good_form(irb=None, irb_exempt=True), date(2026, 3, 1)) == {}
-    assert "expired on 2027-01-04" in rules.form_problems(good_form(), date(2027, 2, 1))["irb"]
+    assert "expired on 2027-01-04" in rules.form_problems(good_form(), date(2027, 2, 1))["irb"].message
 
 
 def test_people_of_another_institution_need_proof_of_their_role() -> None:
@@ -53,9 +54,9 @@ def test_people_of_another_institution_need_proof_of_their_role() -> None:
 
 def test_a_fourth_concurrent_application_waits_with_the_reason() -> None:
     running = [fold(submitted(f"app-{i}")) for i in range(3)]
-    message = rules.check_concurrency(running, date(2026, 3, 3))
-    assert message is not None and "at most 3 applications running at once" in message
-    assert "app-0, app-1, app-2" in message
+    refusal = rules.check_concurrency(running, date(2026, 3, 3))
+    assert refusal == Refusal("too_many_running", {"max": 3, "running": ("app-0", "app-1", "app-2")})
+    assert "at most 3 applications running at once; yours are app-0, app-1, app-2" in refusal.message
     assert rules.check_concurrency(running[:2], date(2026, 3, 3)) is None
 
 
@@ -91,7 +92,8 @@ def test_scores_cover_all_five_criteria_from_1_to_5() -> None:
 def test_a_refusal_must_state_its_reason_and_approval_needs_a_review() -> None:
     app = fold(submitted())
     on = date(2026, 3, 5)
-    assert rules.check_decision(app, Decision.REJECT, " ", on) == "a refusal must state its reasons"
+    assert rules.check_decision(app, Decision.REJECT, " ", on) == Refusal("reject_needs_reason")
+    assert str(rules.check_decision(app, Decision.REJECT, " ", on)) == "a refusal must state its reasons"
     assert "at least one review" in str(rules.check_decision(app, Decision.APPROVE, "", on))
     assert rules.check_decision(app, Decision.REJECT, "no IRB", on) is None
 
@@ -117,8 +119,11 @@ def _change(day: str, kind: ChangeKind, **fields: object) -> ChangeRequested:
 
 def test_personnel_may_change_once_every_six_months() -> None:
     app = fold([*released(ends="2027-04-01"), _change("2026-05-01", ChangeKind.PERSONNEL, personnel=TEAM)])
-    message = rules.check_change(app, ChangeKind.PERSONNEL, date(2026, 8, 1), TEAM)
-    assert message is not None and "once every 6 months; the last change was on 2026-05-01" in message
+    refusal = rules.check_change(app, ChangeKind.PERSONNEL, date(2026, 8, 1), TEAM)
+    assert refusal == Refusal(
+        "personnel_change_too_soon", {"months": 6, "last": date(2026, 5, 1), "next": date(2026, 11, 1)}
+    )
+    assert "once every 6 months; the last change was on 2026-05-01" in refusal.message
     assert rules.check_change(app, ChangeKind.PERSONNEL, date(2026, 11, 1), TEAM) is None
 
 
@@ -131,8 +136,9 @@ def test_a_personnel_change_names_at_most_six_people() -> None:
 
 def test_fields_are_added_at_most_four_times() -> None:
     events = [*released(), *(_change(f"2026-05-0{i}", ChangeKind.FIELDS, fields=[f"f{i}"]) for i in range(1, 5))]
-    message = rules.check_change(fold(events), ChangeKind.FIELDS, date(2026, 6, 1), count=1)
-    assert message is not None and "at most 4 times" in message
+    refusal = rules.check_change(fold(events), ChangeKind.FIELDS, date(2026, 6, 1), count=1)
+    assert refusal == Refusal("fields_added_too_often", {"max": 4, "count": 4})
+    assert "at most 4 times" in refusal.message
     assert rules.check_change(fold(events[:-1]), ChangeKind.FIELDS, date(2026, 6, 1), count=1) is None
     assert fold(events).form.fields[-4:] == ["f1", "f2", "f3", "f4"]
 
@@ -207,9 +213,9 @@ def test_destruction_is_confirmed_only_after_access_ends() -> None:
 def test_blocking_reasons_list_every_unmet_obligation_as_of_a_day() -> None:
     app = fold(released(start="2026-04-01", ends="2026-10-01"))
     assert rules.blocking_reasons([app], date(2026, 9, 1), {APP: ["n-1"]}) == [
-        "app-1: withdrawal notice n-1 is not acknowledged"
+        Refusal("obligation_withdrawal_unacknowledged", {"application": "app-1", "notice": "n-1"})
     ]
-    later = rules.blocking_reasons([app], date(2026, 10, 2), {APP: ["n-1"]})
+    later = [r.message for r in rules.blocking_reasons([app], date(2026, 10, 2), {APP: ["n-1"]})]
     assert later == [
         "app-1: the usage report due on 2026-10-01 has not been filed",
         "app-1: withdrawal notice n-1 is not acknowledged",
@@ -219,3 +225,40 @@ def test_blocking_reasons_list_every_unmet_obligation_as_of_a_day() -> None:
         [*released(), WithdrawalAcknowledged(application_id=APP, at=at("2026-09-02"), actor="u", notice_id="n-1")]
     )
     assert rules.blocking_reasons([acked], date(2026, 9, 3), {APP: ["n-1"]}) == []
+
+
+def test_each_check_names_its_rule_by_code_with_the_facts() -> None:
+    app = fold(released(ends="2026-10-01"))
+    assert rules.check_period(4, imaging=True) == Refusal("period_imaging", {"months": 4})
+    assert rules.check_period(12, imaging=True) == Refusal("period_pilot", {"max": 6, "months": 12})
+    assert rules.check_extension(app, date(2026, 10, 1)) == Refusal(
+        "extension_too_late", {"ended_on": date(2026, 10, 1)}
+    )
+    assert rules.check_destruction(app, date(2026, 9, 1)) == Refusal(
+        "destruction_too_early", {"ends_on": date(2026, 10, 1), "status": "active"}
+    )
+    assert rules.check_scores({c: 3 for c in Criterion if c is not Criterion.RECIPROCITY}) == Refusal(
+        "scores_missing", {"criteria": ("reciprocity",)}
+    )
+    outsider = Person(name="Wu", institution="Academia Sinica")
+    assert rules.check_personnel([outsider], "NTU Hospital") == Refusal(
+        "person_needs_proof", {"name": "Wu", "institution": "Academia Sinica", "applicant_institution": "NTU Hospital"}
+    )
+    problems = rules.form_problems(good_form(), date(2027, 2, 1))
+    assert problems == {"irb": Refusal("irb_expired", {"expired_on": date(2027, 1, 4)})}
+
+
+def test_a_refusal_code_without_english_wording_is_refused_at_once() -> None:
+    import pytest
+
+    with pytest.raises(KeyError, match="no English wording"):
+        Refusal("no_such_rule")
+
+
+def test_the_api_shape_of_a_refusal_is_its_code_and_plain_facts() -> None:
+    refusal = rules.check_concurrency([fold(submitted(f"app-{i}")) for i in range(3)], date(2026, 3, 3))
+    assert refusal is not None
+    assert refusal.as_json() == {
+        "code": "too_many_running",
+        "params": {"max": 3, "running": ["app-0", "app-1", "app-2"]},
+    }

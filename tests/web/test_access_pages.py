@@ -289,6 +289,49 @@ def test_change_requests_follow_the_rules_and_say_why_when_refused(
     assert kinds == ["personnel", "fields"]
 
 
+def test_a_personnel_change_too_soon_is_refused_in_chinese_on_a_chinese_page(
+    people: dict[str, TestClient], ctx: Context, add: Any
+) -> None:
+    r = people["r"]
+    aid, _ = _active(people, ctx, add)
+    page = f"/applications/{aid}"
+    change = {"change_kind": "personnel", "change_person_name_0": "Chen", "change_person_institution_0": "NTU Hospital"}
+    assert post(r, page, f"{page}/changes", change).status_code == 303
+    last = ctx_history(ctx, aid)[-1].at.date()
+    again = post(r, page, f"{page}/changes?lang=zh-Hant", {**change, "change_person_name_0": "Wu"})
+    assert again.status_code == 409 and 'id="change-refusal"' in again.text
+    assert f"資料處理人員每 6 個月只能變更一次；上次變更日期為 {last.isoformat()}" in again.text
+    assert "personnel may change" not in again.text
+
+
+def test_a_fourth_concurrent_application_waits_with_the_reason_in_chinese(
+    people: dict[str, TestClient], add: Any
+) -> None:
+    r = people["r"]
+    guid = add("Lung CT")
+    running = sorted(apply(r, guid) for _ in range(3))
+    data = {**form_data(), "datasets": guid, "action": "submit"}
+    files = {"irb_document": ("approval.pdf", PDF, "application/pdf")}
+    fourth = post(r, f"/applications/new?dataset={guid}", "/applications?lang=zh-Hant", data, files)
+    assert fourth.status_code == 409, fourth.text
+    html = fourth.text
+    assert 'id="refusal"' in html and "每位申請者同時進行中的申請案最多 3 件" in html
+    assert "、".join(running) in html and "running at once" not in html
+    english = post(r, f"/applications/new?dataset={guid}", "/applications?lang=en", data, files)
+    assert "at most 3 applications running at once" in english.text
+
+
+def test_an_incomplete_form_names_each_rule_in_chinese_beside_its_field(
+    people: dict[str, TestClient], add: Any
+) -> None:
+    r = people["r"]
+    guid = add("Lung CT")
+    data = {**form_data(fields="", period_months="12"), "datasets": guid, "action": "submit"}
+    html = post(r, f"/applications/new?dataset={guid}", "/applications?lang=zh-Hant", data).text
+    assert "試辦期間影像資料最長核給 6 個月，不能是 12 個月" in html
+    assert "請列出所需的欄位" in html and "at most 6 months" not in html
+
+
 def test_extension_and_usage_report_from_the_application_page(
     people: dict[str, TestClient], ctx: Context, add: Any
 ) -> None:
@@ -337,9 +380,7 @@ def test_destruction_is_confirmed_on_the_page_after_access_ends(ctx: Context) ->
     assert [e.type for e in service_of(ctx).events.history(APP)][-1] == "destruction_confirmed"
 
 
-def test_stewards_see_every_unmet_obligation_and_what_it_blocks(
-    people: dict[str, TestClient], ctx: Context
-) -> None:
+def test_stewards_see_every_unmet_obligation_and_what_it_blocks(people: dict[str, TestClient], ctx: Context) -> None:
     from catalog.applications.service import service_of
     from tests.access.history import APP, released
 

@@ -135,21 +135,29 @@ def test_roles_are_enforced_on_every_step(api: Api, client: TestClient) -> None:
 
 
 def test_a_fourth_concurrent_application_waits_with_the_reason(api: Api) -> None:
+    running = []
     for _ in range(3):
         aid = api("r", "POST", "/api/applications", 201, json={"datasets": [DATASET], "form": _form()})["id"]
         api("r", "POST", f"/api/applications/{aid}/submit")
+        running.append(aid)
     fourth = api("r", "POST", "/api/applications", 201, json={"datasets": [DATASET], "form": _form()})["id"]
     refused = api("r", "POST", f"/api/applications/{fourth}/submit", 409)
     assert "at most 3 applications running at once" in refused["error"]["message"]
+    assert refused["error"]["code"] == "rule"
+    assert refused["error"]["refusal"] == {"code": "too_many_running", "params": {"max": 3, "running": sorted(running)}}
     assert api("r", "GET", f"/api/applications/{fourth}")["status"] == "draft"
 
 
 def test_an_incomplete_form_is_refused_with_a_message_per_field(api: Api) -> None:
     form = {**_form(), "fields": [], "period_months": 12}
     aid = api("r", "POST", "/api/applications", 201, json={"datasets": [DATASET], "form": form})["id"]
-    problems = api("r", "POST", f"/api/applications/{aid}/submit", 409)["error"]["problems"]
+    error = api("r", "POST", f"/api/applications/{aid}/submit", 409)["error"]
+    problems = error["problems"]
     assert set(problems) == {"fields", "period_months"}
     assert "at most 6 months" in problems["period_months"]
+    assert error["problem_refusals"]["period_months"] == {"code": "period_pilot", "params": {"max": 6, "months": 12}}
+    assert error["refusal"]["code"] == "form_incomplete"
+    assert [p["code"] for p in error["refusal"]["parts"]] == ["fields_required", "period_pilot"]
 
 
 def test_a_rejection_needs_a_reason(api: Api) -> None:
