@@ -30,6 +30,7 @@ from schemas.access import (
     Event,
     Expired,
     Extended,
+    OutputCheckRef,
     Person,
     PublicationRegistered,
     Released,
@@ -284,8 +285,10 @@ def decide(
     at: datetime,
     conditions: Sequence[str] = (),
     reason: str = "",
+    output_checks: Sequence[OutputCheckRef] = (),
 ) -> list[Event]:
-    """The chair's decision: approve (with conditions), reject (reason required) or return for correction."""
+    """The chair's decision: approve (with conditions), reject (reason required) or return for correction,
+    with the output-check reports the chair attaches (the caller found them stored with this application)."""
     _refuse_if(rules.check_decision(app, decision, reason, at.date()))
     return [
         Decided(
@@ -295,6 +298,7 @@ def decide(
             decision=decision,
             conditions=[c for c in conditions if c.strip()],
             reason=reason,
+            output_checks=list({r.id: r for r in output_checks}.values()),
         )
     ]
 

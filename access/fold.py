@@ -73,6 +73,9 @@ def apply(app: Application, event: Event) -> None:
             app.form, app.status, app.returned_at, app.return_reason = form, Status.SUBMITTED, None, ""
         case Reviewed():
             app.reviews.append(event)
+        case Decided() if event.output_checks:
+            app.output_checks.extend(event.output_checks)
+            apply(app, event.model_copy(update={"output_checks": []}))
         case Decided(decision=Decision.APPROVE):
             app.status, app.decided_at, app.conditions = Status.APPROVED, event.at, list(event.conditions)
         case Decided(decision=Decision.REJECT):

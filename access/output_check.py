@@ -36,6 +36,7 @@ class Finding:
     kind: str  # small_cell | differencing | disguised | row_level | malformed
     where: str  # "row 'A', column 'B'" or "table"
     message: str
+    cell: tuple[int, int] | None = None  # (row, column) when the finding is about one cell
 
 
 @dataclass
@@ -63,6 +64,11 @@ class Report:
     @property
     def ok(self) -> bool:
         return not self.findings
+
+    @property
+    def flagged_cells(self) -> int:
+        """How many distinct cells the findings name (a line or the whole table counts no cell)."""
+        return len({f.cell for f in self.findings if f.cell is not None})
 
     def text(self) -> str:
         """The report the reviewer attaches to the decision."""
@@ -144,6 +150,7 @@ def disguised(t: Table) -> list[Finding]:
                         _where(t, r, c),
                         f"'{text}' stands in for a count: disguising a suppressed cell is not allowed; leave "
                         "the cell empty and check the totals",
+                        (r, c),
                     )
                 )
     for kind, labels in (("row", t.rows), ("column", t.columns)):
@@ -167,6 +174,7 @@ def small_cells(t: Table, threshold: int = DEFAULT_THRESHOLD) -> list[Finding]:
             "small_cell",
             _where(t, r, c),
             f"{v} is at or under {threshold}: a released count must describe more than {threshold} units",
+            (r, c),
         )
         for r in range(len(t.rows))
         for c in range(len(t.columns))
@@ -194,6 +202,7 @@ def _line_problems(
                 _where(t, *hidden[0]),
                 f"the suppressed cell equals the {line} total minus the others ({rest}): suppress a second cell "
                 "of the line too, or the total",
+                hidden[0],
             )
         ]
     if 0 < rest <= threshold:
@@ -245,6 +254,7 @@ def across(a: Table, b: Table, threshold: int = DEFAULT_THRESHOLD) -> list[Findi
                         _where(a, r, c),
                         f"{a.name} has {va} and {b.name} has {vb}: their difference ({abs(va - vb)}) describes "
                         f"{threshold} or fewer units",
+                        (r, c),
                     )
                 )
     return found

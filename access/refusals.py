@@ -67,6 +67,7 @@ ENGLISH: Mapping[str, str] = {
     "approve_needs_review": "the committee decides after at least one review is scored",
     "self_review": "an applicant may not review their own application",
     "already_scored": "you have scored this application already",
+    "output_report_unknown": "output-check report {report} was not run for application {application}",
     # after approval
     "release_not_approved": "only an approved application is released; this one is {status}",
     "release_ended": "access ended on {ended_on}; nothing more is released",

@@ -40,6 +40,7 @@ _ROUTER_MODULES: list[str] = [
     "catalog.web.account",
     "catalog.web.access_pages",
     "catalog.web.access_project",
+    "catalog.web.access_outputs",
     "catalog.web.access_steward",  # before catalog.web.steward: /steward/applications/… is its own
     "catalog.web.workbench",
     "catalog.web.import_page",

@@ -149,11 +149,26 @@ class Reviewed(_Event):
     conflict_of_interest: bool = False  # the reviewer shares the applicant's institution
 
 
+class OutputCheckRef(BaseModel):
+    """An output-check report attached to a decision: what it found, and the id of the stored report
+    (``sha256:<hex>`` of its bytes, kept with the application) to read it whole."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(pattern=r"^sha256:[0-9a-f]{64}$")
+    table: str
+    threshold: int
+    ok: bool  # no finding: the table may be released
+    findings: int
+    flagged_cells: int
+
+
 class Decided(_Event):
     type: Literal["decided"] = "decided"
     decision: Decision
     conditions: list[str] = Field(default_factory=list)
     reason: str = ""
+    output_checks: list[OutputCheckRef] = Field(default_factory=list)  # reports the chair attached
 
 
 class AgreementRecorded(_Event):
@@ -252,6 +267,7 @@ class Application(BaseModel):
     return_reason: str = ""
     reviews: list[Reviewed] = Field(default_factory=list)
     decided_at: datetime | None = None
+    output_checks: list[OutputCheckRef] = Field(default_factory=list)  # attached to its decisions
     conditions: list[str] = Field(default_factory=list)
     reject_reason: str = ""
     agreement: AgreementRecorded | None = None

@@ -18,14 +18,16 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from access import commands, rules
+from access import commands, output_check, rules
 from access.commands import Refused
 from access.store import Conflict, NotFound
 from access.workdays import CalendarGap
 from catalog.api.auth import STEWARD, audit, require
+from catalog.applications import output_reports
 from catalog.applications.service import (
     ACCESS_ERRORS,
     DECIDERS,
+    OUTPUT_CHECKERS,
     SCORERS,
     ApplicationService,
     Filters,
@@ -52,10 +54,12 @@ router = APIRouter(prefix="/api/applications", tags=["applications"])
 RESEARCHER = require(Role.RESEARCHER)
 REVIEWER = require(*SCORERS)
 CHAIR = require(*DECIDERS)
+CHECKER = require(*OUTPUT_CHECKERS)
 ANYONE = require()  # any signed-in principal; what they see is narrowed below
 Researcher = Annotated[Principal, Depends(RESEARCHER)]
 Reviewer = Annotated[Principal, Depends(REVIEWER)]
 Chair = Annotated[Principal, Depends(CHAIR)]
+Checker = Annotated[Principal, Depends(CHECKER)]
 Steward = Annotated[Principal, Depends(STEWARD)]
 Anyone = Annotated[Principal, Depends(ANYONE)]
 
@@ -359,6 +363,9 @@ class DecisionBody(BaseModel):
     decision: Decision
     conditions: list[str] = Field(default_factory=list)
     reason: str = ""
+    output_reports: list[str] = Field(
+        default_factory=list, description="ids (sha256:…) of output-check reports run for this application, to attach"
+    )
 
 
 @router.post("/{application_id}/decision")
@@ -369,8 +376,46 @@ def decide(application_id: str, body: DecisionBody, request: Request, who: Chair
         who,
         application_id,
         "decide",
-        lambda s: s.decide(who, application_id, body.decision, body.conditions, body.reason),
+        lambda s: s.decide(who, application_id, body.decision, body.conditions, body.reason, body.output_reports),
     )
+
+
+class OutputCheckBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field("table.csv", max_length=200)
+    csv: str = Field(
+        max_length=output_reports.MAX_TABLE_BYTES, description="the aggregate table: a header row, row labels first"
+    )
+    threshold: int = Field(output_check.DEFAULT_THRESHOLD, ge=0)
+
+
+@router.post("/{application_id}/output-checks", status_code=201)
+def check_output(application_id: str, body: OutputCheckBody, request: Request, who: Checker) -> dict[str, Any]:
+    """Run the output check of a table for this application; the report is kept with it (its ``id`` is
+    what the chair's decision attaches, ``output_reports``)."""
+    try:
+        table = output_check.read_table(body.csv, body.name)
+    except output_check.TableError as exc:
+        raise HTTPException(422, detail={"code": "table", "message": str(exc)}) from None
+    try:
+        stored = _service(request).check_output(who, application_id, table, body.threshold)
+    except ACCESS_ERRORS as exc:
+        raise _refusal(exc) from None
+    audit(request, who, "outputs.check", application_id, detail={"report": stored.id, "ok": stored.ok})
+    return output_reports.as_dict(stored)
+
+
+@router.get("/{application_id}/output-checks")
+def list_output_checks(application_id: str, request: Request, who: Checker) -> list[dict[str, Any]]:
+    """Every output-check report run for this application, oldest first."""
+    service = _service(request)
+    try:
+        app = service.get(application_id, who)
+    except NotFound as exc:
+        raise _refusal(exc) from None
+    audit(request, who, "outputs.list", application_id)
+    return [output_reports.as_dict(r) for r in service.output_reports(app)]
 
 
 # --- the steward -----------------------------------------------------------------------------------

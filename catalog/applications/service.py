@@ -15,12 +15,14 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from access import commands, rules
+from access import commands, output_check, rules
 from access.commands import Refused
 from access.figures import Figures, figures
 from access.refusals import Refusal
 from access.store import Conflict, EventStore, NotFound
 from access.workdays import CalendarGap
+from catalog.applications import output_reports
+from catalog.applications.output_reports import StoredReport
 from catalog.context import Context
 from consent.api import registry_for
 from consent.audit import Actor
@@ -42,6 +44,8 @@ OVERSEERS = frozenset({Role.REVIEWER, Role.CHAIR, Role.STEWARD, Role.ADMIN})
 #: Who scores the five criteria, and who decides (approve, reject or return for correction).
 SCORERS = frozenset({Role.REVIEWER})
 DECIDERS = frozenset({Role.CHAIR})
+#: Who runs the output check of a table for an application (the committee, or a steward for it).
+OUTPUT_CHECKERS = frozenset({Role.REVIEWER, Role.CHAIR, Role.STEWARD, Role.ADMIN})
 #: The files of a release, by the name a download asks for.
 RELEASE_FILES = {"cases": "released_cases.csv", "manifest": "manifest.json"}
 
@@ -173,11 +177,42 @@ class ApplicationService:
         decision: Decision,
         conditions: Sequence[str] = (),
         reason: str = "",
+        reports: Sequence[str] = (),
     ) -> Application:
-        """The chair's decision: approve (with conditions) or reject (with a reason)."""
+        """The chair's decision: approve (with conditions) or reject (with a reason), attaching the
+        output-check reports ``reports`` (ids of reports run for this application)."""
         _allowed(who, DECIDERS, "decide on an application")
         me = identity(who)
-        return self.act(application_id, lambda a: commands.decide(a, me, decision, now(), conditions, reason))
+        refs = [self.output_report(application_id, r).ref() for r in reports]
+        return self.act(application_id, lambda a: commands.decide(a, me, decision, now(), conditions, reason, refs))
+
+    # --- output checks -----------------------------------------------------------------------------
+
+    def check_output(
+        self,
+        who: Principal,
+        application_id: str,
+        table: output_check.Table,
+        threshold: int = output_check.DEFAULT_THRESHOLD,
+        others: Sequence[output_check.Table] = (),
+    ) -> StoredReport:
+        """Check ``table`` (against ``others``) and keep the report with the application."""
+        _allowed(who, OUTPUT_CHECKERS, "run an output check for an application")
+        app = self.get(application_id, who)
+        report = output_check.check(table, threshold, list(others) or None)
+        return output_reports.store(self.ctx.settings.data_dir, app.id, report, who.actor, [o.name for o in others])
+
+    def output_reports(self, app: Application) -> list[StoredReport]:
+        return output_reports.listed(self.ctx.settings.data_dir, app.id)
+
+    def output_report(self, application_id: str, report_id: str) -> StoredReport:
+        """A report run for the application; refused (with its code) if it was not."""
+        try:
+            return output_reports.find(self.ctx.settings.data_dir, application_id, report_id)
+        except output_reports.ReportNotFound:
+            raise Refused(
+                Refusal("output_report_unknown", {"report": report_id, "application": application_id})
+            ) from None
 
     def release_dir(self, app: Application, index: int) -> Path:
         return Path(self.ctx.settings.data_dir) / "releases" / "applications" / app.id / str(index)

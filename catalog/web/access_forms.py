@@ -14,9 +14,9 @@ from typing import Any
 from fastapi import Request
 from starlette.datastructures import FormData, UploadFile
 
-from access import rules
+from access import output_check, rules
 from catalog.api.auth import accounts
-from catalog.applications import documents
+from catalog.applications import documents, output_reports
 from catalog.applications.documents import DocumentError
 from catalog.applications.service import ApplicationService
 from catalog.web.access_refusals import say
@@ -59,6 +59,30 @@ def read_upload(file: UploadFile, limit: int) -> bytes:
     """At most ``limit + 1`` bytes, so a file over the limit is told apart without reading it all."""
     file.file.seek(0)
     return file.file.read(limit + 1)
+
+
+MAX_TABLE_BYTES = output_reports.MAX_TABLE_BYTES
+
+
+def read_table(data: FormData, name: str, lang: str, errors: dict[str, str]) -> output_check.Table | None:
+    """The CSV table uploaded as ``name``, or None; what cannot be read is put in ``errors[name]``."""
+    file = upload(data, name)
+    if file is None:
+        return None
+    body = read_upload(file, MAX_TABLE_BYTES)
+    filename = file.filename or "table.csv"
+    if len(body) > MAX_TABLE_BYTES:
+        errors[name] = t("ap_table_too_large", lang, name=filename)
+    elif not filename.lower().endswith(".csv"):
+        errors[name] = t("ap_table_not_csv", lang, name=filename)
+    else:
+        try:
+            return output_check.read_table(body.decode("utf-8-sig"), filename)
+        except UnicodeDecodeError:
+            errors[name] = t("ap_table_not_utf8", lang, name=filename)
+        except output_check.TableError as exc:
+            errors[name] = str(exc)
+    return None
 
 
 def _lines(value: str) -> list[str]:

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from access import commands, rules
+from access import commands, output_check, rules
 from access.commands import Refused
 from access.store import NotFound
 from catalog.api.auth import audit, csrf_token, page_form, page_user
@@ -43,6 +43,7 @@ from catalog.web.access_forms import (
     attach_uploads,
     parse_form,
     posted,
+    read_table,
     text,
     values_of,
 )
@@ -397,10 +398,16 @@ def _review_page(
     values: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    shown = application_view(request, service(request), app, who)
+    svc = service(request)
+    shown = application_view(request, svc, app, who)
     me = identity(who)
+    attached = {r.id for r in app.output_checks}
     context = {
         **shown,
+        "output_reports": svc.output_reports(app),
+        "attached_reports": attached,
+        "chosen_reports": set(values.get("output_reports", "").split()) if values else set(),
+        "default_threshold": output_check.DEFAULT_THRESHOLD,
         "errors": errors or {},
         "message": message,
         "values": values or {},
@@ -485,13 +492,29 @@ def score_application(request: Request, application_id: str, data: FormData = Fo
 def decide_application(request: Request, application_id: str, data: FormData = Form) -> Response:
     who = page_form(request, text(data, "csrf"), *DECIDERS)
     values = {n: text(data, n) for n in ("decision", "conditions", "decision_reason")}
+    reports = list(dict.fromkeys(r for r in data.getlist("output_reports") if isinstance(r, str) and r))
+    values["output_reports"] = " ".join(reports)
+    lang = request_language(request)
+    errors: dict[str, str] = {}
     if values["decision"] not in {d.value for d in Decision}:
+        errors["decision"] = t("ap_choose_one", lang)
+    table = read_table(data, "decision_table", lang, errors)
+    if errors:
         try:
             app = service(request).get(application_id, who)
         except NotFound as exc:
             return refusal_page(request, exc)
-        lang = request_language(request)
-        return _review_page(request, who, app, {"decision": t("ap_choose_one", lang)}, None, values, 400)
+        return _review_page(request, who, app, errors, None, values, 400)
+    if table is not None:
+        # The table uploaded with the decision is checked now; its report is kept even if the decision
+        # is then refused, so it stays ticked for the next try.
+        try:
+            stored = service(request).check_output(who, application_id, table)
+        except ACCESS_ERRORS as exc:
+            return refusal_page(request, exc)
+        audit(request, who, "outputs.check", application_id, detail={"report": stored.id, "ok": stored.ok})
+        reports.append(stored.id)
+        values["output_reports"] = " ".join(reports)
     decision = Decision(values["decision"])
     conditions = [line.strip() for line in values["conditions"].splitlines() if line.strip()]
     return _review_act(
@@ -499,7 +522,7 @@ def decide_application(request: Request, application_id: str, data: FormData = F
         who,
         application_id,
         "decide",
-        lambda svc: svc.decide(who, application_id, decision, conditions, values["decision_reason"]),
+        lambda svc: svc.decide(who, application_id, decision, conditions, values["decision_reason"], reports),
         values,
         "decision",
     )

@@ -20,7 +20,7 @@ from access.commands import Refused
 from access.store import NotFound
 from catalog.api.auth import STEWARD_ROLES, audit, page_form, page_steward
 from catalog.applications.service import ACCESS_ERRORS, Filters, now
-from catalog.web.access_forms import application_view, names_of, read_upload, text, upload
+from catalog.web.access_forms import application_view, names_of, read_table, text
 from catalog.web.access_pages import Form, document_response, page, refusal_page, service
 from catalog.web.access_refusals import said, say
 from catalog.web.i18n import request_language, t
@@ -28,8 +28,6 @@ from schemas.access import Application, Status
 
 router = APIRouter(prefix="/steward", include_in_schema=False)
 
-#: The largest table the output check reads (aggregate tables are small).
-MAX_TABLE_BYTES = 1024 * 1024
 _STATES = [s.value for s in Status]
 
 
@@ -177,30 +175,10 @@ def steward_document(request: Request, application_id: str, digest: str) -> Resp
 
 
 @router.get("/outputs")
-def output_check_form(request: Request) -> Response:
+def output_check_form(request: Request, application: str = "") -> Response:
     page_steward(request)
-    values = {"threshold": str(output_check.DEFAULT_THRESHOLD)}
+    values = {"threshold": str(output_check.DEFAULT_THRESHOLD), "application": application.strip()}
     return page(request, "steward_outputs.html", {"values": values, "report": None})
-
-
-def _read_table(data: FormData, name: str, lang: str, errors: dict[str, str]) -> output_check.Table | None:
-    file = upload(data, name)
-    if file is None:
-        return None
-    body = read_upload(file, MAX_TABLE_BYTES)
-    filename = file.filename or "table.csv"
-    if len(body) > MAX_TABLE_BYTES:
-        errors[name] = t("ap_table_too_large", lang, name=filename)
-    elif not filename.lower().endswith(".csv"):
-        errors[name] = t("ap_table_not_csv", lang, name=filename)
-    else:
-        try:
-            return output_check.read_table(body.decode("utf-8-sig"), filename)
-        except UnicodeDecodeError:
-            errors[name] = t("ap_table_not_utf8", lang, name=filename)
-        except output_check.TableError as exc:
-            errors[name] = str(exc)
-    return None
 
 
 @router.post("/outputs")
@@ -208,16 +186,31 @@ def run_output_check(request: Request, data: FormData = Form) -> Response:
     who = page_form(request, text(data, "csrf"), *STEWARD_ROLES)
     lang = request_language(request)
     values = {"threshold": text(data, "threshold") or str(output_check.DEFAULT_THRESHOLD)}
+    values["application"] = text(data, "application")
     errors: dict[str, str] = {}
+    svc = service(request)
+    if values["application"]:
+        try:
+            svc.get(values["application"], who)
+        except NotFound:
+            errors["application"] = t("ap_output_application_unknown", lang, id=values["application"])
     threshold = int(values["threshold"]) if values["threshold"].isdigit() and len(values["threshold"]) < 6 else None
     if threshold is None:
         errors["threshold"] = t("ap_threshold_invalid", lang)
-    table = _read_table(data, "table", lang, errors)
+    table = read_table(data, "table", lang, errors)
     if table is None and "table" not in errors:
         errors["table"] = t("ap_table_required", lang)
-    other = _read_table(data, "against", lang, errors)
+    other = read_table(data, "against", lang, errors)
     if errors or table is None or threshold is None:
         return page(request, "steward_outputs.html", {"values": values, "errors": errors, "report": None}, 400)
     report = output_check.check(table, threshold, [other] if other is not None else None)
-    audit(request, who, "outputs.check", table.name, detail={"findings": len(report.findings), "threshold": threshold})
-    return page(request, "steward_outputs.html", {"values": values, "report": report})
+    kept = None
+    if values["application"]:
+        # Kept with the application, so that the chair can attach it to the decision.
+        try:
+            kept = svc.check_output(who, values["application"], table, threshold, [other] if other else [])
+        except ACCESS_ERRORS as exc:
+            return refusal_page(request, exc)
+    detail = {"findings": len(report.findings), "threshold": threshold, "report": kept.id if kept else None}
+    audit(request, who, "outputs.check", values["application"] or table.name, detail=detail)
+    return page(request, "steward_outputs.html", {"values": values, "report": report, "kept": kept})

@@ -2,16 +2,20 @@ from datetime import date
 
 import pytest
 
+from access import commands
 from access.fold import FoldError, fold
 from schemas.access import (
     EVENT_ADAPTER,
+    Criterion,
     Decided,
     Decision,
     DestructionConfirmed,
     Expired,
     Extended,
+    OutputCheckRef,
     Resubmitted,
     Returned,
+    Reviewed,
     Status,
     Submitted,
 )
@@ -76,3 +80,14 @@ def test_a_history_must_start_with_created_and_belong_to_one_application() -> No
 def test_events_round_trip_through_json_by_their_type() -> None:
     for event in released():
         assert EVENT_ADAPTER.validate_json(EVENT_ADAPTER.dump_json(event)) == event
+
+
+def test_a_decision_records_the_output_check_reports_it_rests_on() -> None:
+    ref = OutputCheckRef(id="sha256:" + "a" * 64, table="t.csv", threshold=5, ok=False, findings=2, flagged_cells=1)
+    events = [
+        *submitted(),
+        Reviewed(application_id=APP, at=at("2026-03-05"), actor="user:2", scores={c: 4 for c in Criterion}),
+    ]
+    decided = commands.decide(fold(events), "user:3", Decision.APPROVE, at("2026-03-06"), output_checks=[ref, ref])
+    app = fold([*events, *decided])
+    assert app.status is Status.APPROVED and app.output_checks == [ref]  # attached once

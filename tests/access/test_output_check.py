@@ -76,3 +76,12 @@ def test_two_tables_of_one_application_differing_by_a_few_units_are_flagged() ->
 def test_a_ragged_file_fails_with_its_line() -> None:
     with pytest.raises(TableError, match="line 3: 2 cells where the header has 3"):
         read_table("site,a,b\nTaipei,10,12\nTainan,9\n", "t.csv")
+
+
+def test_flagged_cells_count_each_cell_once_and_no_cell_for_a_line_or_the_table() -> None:
+    # The 3 is small and also recoverable from its row total: two findings, one cell.
+    table = read_table("site,young,old,total\nTaipei,3,,23\nTainan,40,50,90\n", "t.csv")
+    report = check(table)
+    assert {f.kind for f in report.findings} >= {"small_cell", "differencing"}
+    assert report.flagged_cells == 2  # the 3, and the empty cell the row total gives back (20)
+    assert check(read_table("patient_id,count\nA,10\nB,12\n", "rows.csv")).flagged_cells == 0

@@ -1,10 +1,10 @@
 """The access route in real headless Chromium, in both languages, to the end of the project: a researcher
 applies from the dataset page, the chair returns it, the researcher corrects and resubmits, two committee
-members score and the chair approves with a condition, a steward records the agreement and releases, the
-researcher downloads the case list, files a usage report, a data subject opts out (in the consent
-registry), the researcher acknowledges the withdrawal notice, the period ends (the expiry job run as of
-the end date) and the researcher confirms destruction. axe-core reports no violation on any page of the
-route (the forms with their problems shown too)."""
+members score, the chair checks an output table and approves with a condition and that report attached, a
+steward records the agreement and releases, the researcher downloads the case list, files a usage report,
+a data subject opts out (in the consent registry), the researcher acknowledges the withdrawal notice, the
+period ends (the expiry job run as of the end date) and the researcher confirms destruction. axe-core reports
+no violation on any page of the route (the forms with their problems shown too)."""
 
 from __future__ import annotations
 
@@ -158,11 +158,21 @@ def test_apply_review_release_and_follow_the_project_to_its_end(
     _clean(reviewer2, axe_source, "scored application with a conflict of interest")
     chair.goto(f"{server.url}/review/{app_id}")
     assert chair.locator("#reviews tbody tr").count() == 2
+    counts = b"sex,young,old,total\nfemale,3,20,23\nmale,12,30,42\ntotal,15,50,65\n"
+    chair.set_input_files("#f-check_table", {"name": "counts.csv", "mimeType": "text/csv", "buffer": counts})
+    chair.click("#run-output-check")
+    chair.wait_for_selector("#output-reports li")
+    _clean(chair, axe_source, "output check run for the application (chair)")
+    chair.check("input[name=output_reports]")
     chair.check("input[name=decision][value=approve]")
     chair.fill("#f-conditions", "analysis on site only")
     chair.click("#submit-decision")
     chair.wait_for_selector("#done-notice")
     _clean(chair, axe_source, "decided application")
+    chair.click("#outputs-attached a")
+    chair.wait_for_selector("#flagged-cells")
+    assert chair.get_attribute("#verdict", "data-verdict") == "flagged"
+    _clean(chair, axe_source, "attached output-check report")
 
     steward.goto(f"{server.url}/steward/applications?state=approved")
     _clean(steward, axe_source, "all applications")
@@ -198,6 +208,7 @@ def test_apply_review_release_and_follow_the_project_to_its_end(
     assert "resubmitted" in timeline
     assert timeline[-1] == "released"
     assert "analysis on site only" in researcher.inner_text("#h-state + dl")
+    assert researcher.locator("#outputs-attached li").count() == 1  # the report the chair attached
 
     with researcher.expect_download() as download:
         researcher.click("#releases a >> nth=0")
@@ -206,7 +217,8 @@ def test_apply_review_release_and_follow_the_project_to_its_end(
     researcher.check("input[name=change_kind][value=fields]")
     researcher.click("#submit-change")
     researcher.wait_for_selector("#change-refusal")
-    assert "name the fields to add" in researcher.inner_text("#change-refusal")
+    refusal = {"en": "name the fields to add", "zh-Hant": "請列出要增加的欄位"}[lang]  # the rule in the page's language
+    assert refusal in researcher.inner_text("#change-refusal")
     _clean(researcher, axe_source, "refused change request")
     researcher.fill("#f-report_text", "trained a nodule detector on site")
     researcher.click("#submit-report")

@@ -392,3 +392,101 @@ def test_stewards_see_every_unmet_obligation_and_what_it_blocks(people: dict[str
     assert "Destruction not confirmed" in html and "destruction of the data is not confirmed" in html
     assert "未確認資料銷毀" in s.get("/steward/applications?lang=zh-Hant").text
     assert people["r"].get("/steward/applications").status_code == 403
+
+
+SMALL = b"sex,young,old,total\nfemale,3,20,23\nmale,4,30,34\ntotal,7,50,57\n"
+CLEAN = b"sex,young,old\nfemale,30,20\nmale,12,30\n"
+
+
+def test_the_chair_attaches_output_check_reports_to_the_decision(
+    people: dict[str, TestClient], ctx: Context, add: Any
+) -> None:
+    r, rev, c = people["r"], people["rev"], people["c"]
+    aid = apply(r, add("Lung CT"))
+    review = f"/review/{aid}"
+    assert 'id="no-output-reports"' in c.get(review).text
+    checked = post(rev, review, f"{review}/outputs", {"check_threshold": "5"}, {"check_table": ("counts.csv", SMALL)})
+    assert checked.status_code == 303 and checked.headers["location"].endswith("done=output_check#h-outputs")
+    from catalog.applications.service import service_of
+
+    (first,) = service_of(ctx).output_reports(service_of(ctx).events.get(aid))
+    assert (first.ok, first.flagged_cells, first.table) == (False, 2, "counts.csv")  # the 3 and the 4
+    chair_page = c.get(review).text
+    assert f'value="{first.id}"' in chair_page and 'enctype="multipart/form-data"' in chair_page
+    scores = {f"score_{k.value}": "4" for k in Criterion}
+    assert post(rev, review, f"{review}/scores", scores).status_code == 303
+    decision: dict[str, Any] = {"decision": "approve", "output_reports": [first.id]}
+    decided = post(c, review, f"{review}/decision", decision, {"decision_table": ("clean.csv", CLEAN)})
+    assert decided.status_code == 303, decided.text
+    event = ctx_history(ctx, aid)[-1]
+    assert event.type == "decided"
+    assert [(x.table, x.ok, x.flagged_cells) for x in event.output_checks] == [
+        ("counts.csv", False, 2),
+        ("clean.csv", True, 0),
+    ]
+    mine = r.get(f"/applications/{aid}?lang=en").text
+    assert 'id="outputs-attached"' in mine and 'data-verdict="flagged"' in mine and 'data-verdict="ok"' in mine
+    assert "2 cells flagged" in mine and "2 output-check report(s) attached" in mine  # the list and the history
+    digest = first.id.removeprefix("sha256:")
+    report = r.get(f"/applications/{aid}/outputs/{digest}?lang=zh-Hant")
+    assert report.status_code == 200 and 'id="flagged-cells">2<' in report.text and "有問題" in report.text
+    assert "output check of counts.csv" in report.text
+    assert "決議所附的輸出審查報告" in r.get(f"/applications/{aid}?lang=zh-Hant").text
+    assert c.get(f"{review}/outputs/{digest}").status_code == 200
+    assert people["s"].get(f"/steward/applications/{aid}/outputs/{digest}").status_code == 200
+    assert r.get(f"/applications/{aid}/outputs/{'0' * 64}").status_code == 404
+
+
+def test_a_researcher_reads_only_the_reports_attached_to_the_decision(
+    people: dict[str, TestClient], ctx: Context, add: Any
+) -> None:
+    r, rev = people["r"], people["rev"]
+    aid = apply(r, add("Lung CT"))
+    review = f"/review/{aid}"
+    post(rev, review, f"{review}/outputs", {"check_threshold": "5"}, {"check_table": ("counts.csv", SMALL)})
+    from catalog.applications.service import service_of
+
+    (run,) = service_of(ctx).output_reports(service_of(ctx).events.get(aid))
+    assert r.get(f"/applications/{aid}/outputs/{run.digest}").status_code == 404  # run, not attached
+    assert rev.get(f"{review}/outputs/{run.digest}").status_code == 200
+
+
+def test_an_unreadable_table_on_the_decision_form_is_refused_beside_its_field(
+    people: dict[str, TestClient], ctx: Context, add: Any
+) -> None:
+    c = people["c"]
+    aid = apply(people["r"], add("Lung CT"))
+    review = f"/review/{aid}"
+    bad = post(
+        c,
+        review,
+        f"{review}/decision",
+        {"decision": "reject", "decision_reason": "no"},
+        {"decision_table": ("x.pdf", PDF)},
+    )
+    assert bad.status_code == 400 and 'id="e-decision_table"' in bad.text
+    assert 'value="no"' in bad.text or ">no</textarea>" in bad.text  # the input is kept
+    assert ctx_history(ctx, aid)[-1].type == "submitted"
+    unknown = post(
+        c,
+        review,
+        f"{review}/decision?lang=zh-Hant",
+        {"decision": "reject", "decision_reason": "no", "output_reports": "sha256:" + "a" * 64},
+    )
+    assert unknown.status_code == 409 and "並非為申請案" in unknown.text
+
+
+def test_a_steward_check_is_kept_with_the_application_named(
+    people: dict[str, TestClient], ctx: Context, add: Any
+) -> None:
+    s = people["s"]
+    aid = apply(people["r"], add("Lung CT"))
+    files = {"table": ("counts.csv", SMALL, "text/csv")}
+    kept = post(s, "/steward/outputs", "/steward/outputs", {"threshold": "5", "application": aid}, files)
+    assert kept.status_code == 200 and 'id="report-kept"' in kept.text
+    from catalog.applications.service import service_of
+
+    assert [x.table for x in service_of(ctx).output_reports(service_of(ctx).events.get(aid))] == ["counts.csv"]
+    assert f'value="{aid}"' in s.get(f"/steward/outputs?application={aid}").text
+    unknown = post(s, "/steward/outputs", "/steward/outputs", {"threshold": "5", "application": "A-nope"}, files)
+    assert unknown.status_code == 400 and 'id="e-application"' in unknown.text

@@ -14,7 +14,7 @@ from catalog.api.auth import accounts_of
 from catalog.context import Context
 from consent.api import registry_for
 from consent.registry import EnrolmentInput
-from schemas.access import Irb, IrbRole
+from schemas.access import Criterion, Irb, IrbRole
 from schemas.consent import Category, EventKind, EventRequest
 from tests.access.history import good_form
 from tests.consent.subjects import T0, national_id
@@ -194,3 +194,30 @@ def test_the_service_refuses_a_decision_to_anyone_but_the_chair(ctx: Context) ->
         service.decide(member, APP, Decision.APPROVE)
     chair = Principal(kind="user", user_id=3, roles=frozenset({Role.CHAIR}))
     assert service.decide(chair, APP, Decision.APPROVE).status.value == "approved"
+
+
+def test_the_chair_attaches_an_output_check_run_for_the_application_to_the_decision(api: Api) -> None:
+    aid = api("r", "POST", "/api/applications", 201, json={"datasets": [DATASET], "form": _form()})["id"]
+    api("r", "POST", f"/api/applications/{aid}/submit")
+    table = {"name": "counts.csv", "csv": "sex,young,old\nfemale,3,20\nmale,40,30\n"}
+    report = api("rev1", "POST", f"/api/applications/{aid}/output-checks", 201, json=table)
+    assert (report["ok"], report["flagged_cells"], report["application_id"]) == (False, 1, aid)
+    listed: Any = api("chair", "GET", f"/api/applications/{aid}/output-checks")
+    assert [r["id"] for r in listed] == [report["id"]]
+    api("r", "POST", f"/api/applications/{aid}/output-checks", 403, json=table)
+    api("rev1", "POST", f"/api/applications/{aid}/reviews", json={"scores": {c.value: 4 for c in Criterion}})
+    unknown = {"decision": "approve", "output_reports": ["sha256:" + "b" * 64]}
+    refused = api("chair", "POST", f"/api/applications/{aid}/decision", 409, json=unknown)["error"]
+    assert refused["refusal"]["code"] == "output_report_unknown"
+    assert "was not run for application" in refused["message"]
+    decided = api(
+        "chair",
+        "POST",
+        f"/api/applications/{aid}/decision",
+        json={"decision": "approve", "output_reports": [report["id"]]},
+    )
+    assert decided["output_checks"] == [
+        {"id": report["id"], "table": "counts.csv", "threshold": 5, "ok": False, "findings": 1, "flagged_cells": 1}
+    ]
+    events: Any = api("r", "GET", f"/api/applications/{aid}/events")
+    assert events[-1]["type"] == "decided" and events[-1]["output_checks"][0]["id"] == report["id"]
