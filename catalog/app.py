@@ -31,6 +31,7 @@ _ROUTER_MODULES: list[str] = [
     "catalog.api.datasets",
     "catalog.api.croissant",
     "catalog.api.resolver",
+    "catalog.api.models",  # before catalog.web.models_pages: /model/{guid}.ttl is RDF, /model/{guid} the page
     "catalog.api.search",
     "catalog.api.harvest",
     "catalog.api.consent_mount",
@@ -48,6 +49,7 @@ _ROUTER_MODULES: list[str] = [
     "catalog.web.portal",
     "catalog.web.consent_workbench",
     "catalog.web.fair_page",
+    "catalog.web.models_pages",
     "catalog.web.pages",  # catch-all page routes: keep last
 ]
 

@@ -23,6 +23,7 @@ _COMMAND_MODULES = [
     "catalog.commands.backup",
     "catalog.commands.users",
     "catalog.commands.outputs",
+    "catalog.commands.models",
 ]
 
 for _name in _COMMAND_MODULES:

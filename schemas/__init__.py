@@ -29,6 +29,7 @@ if TYPE_CHECKING:
         QualityNote,
         text_in,
     )
+    from schemas.model import AIModel, PerformanceFigure
     from schemas.vocabularies import Vocabulary, vocabulary
 
 #: Where each name lives. They are imported when first asked for, not with the package: a
@@ -51,6 +52,8 @@ _HOME = {
     "PeriodOfTime": "dataset",
     "QualityNote": "dataset",
     "text_in": "dataset",
+    "AIModel": "model",
+    "PerformanceFigure": "model",
     "Vocabulary": "vocabularies",
     "vocabulary": "vocabularies",
 }
@@ -58,6 +61,7 @@ _HOME = {
 __all__ = [
     "IRI",
     "PRIMARY_LANGUAGES",
+    "AIModel",
     "Agent",
     "CaseCounts",
     "Catalog",
@@ -70,6 +74,7 @@ __all__ = [
     "ImagingInfo",
     "LangMap",
     "LicenseDocument",
+    "PerformanceFigure",
     "PeriodOfTime",
     "QualityNote",
     "Vocabulary",

@@ -7,8 +7,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from schemas.dataset import Agent, Catalog, ContactPoint, Dataset, Distribution, PeriodOfTime
+from schemas.model import AIModel
 
-EXPORTED: tuple[type[BaseModel], ...] = (Dataset, Distribution, Agent, ContactPoint, PeriodOfTime, Catalog)
+EXPORTED: tuple[type[BaseModel], ...] = (Dataset, Distribution, Agent, ContactPoint, PeriodOfTime, Catalog, AIModel)
 
 
 def export_json_schemas() -> dict[str, dict[str, Any]]:

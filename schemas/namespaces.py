@@ -31,6 +31,10 @@ CV = Namespace("http://data.europa.eu/m8g/")
 GEODCATAP = Namespace("http://data.europa.eu/930/")
 ELI = Namespace("http://data.europa.eu/eli/ontology#")
 FG = Namespace("https://w3id.org/fairgate/ns#")
+#: MLDCAT-AP 3 (SEMIC): ``MachineLearningModel``, ``trainedOn``, ``hasInputModality`` …
+MLDCAT = Namespace("http://data.europa.eu/it6/")
+#: RDF Data Cube: MLDCAT-AP's quality measurements name their dataset with ``qb:dataSet``.
+QB = Namespace("http://purl.org/linked-data/cube#")
 
 #: Prefixes used when fairgate writes Turtle and JSON-LD.
 PREFIXES: dict[str, Namespace] = {
@@ -59,6 +63,8 @@ PREFIXES: dict[str, Namespace] = {
     "hydra": HYDRA,
     "schema": SCHEMA,
     "fg": FG,
+    "mldcat": MLDCAT,
+    "qb": QB,
 }
 
 __all__ = [
@@ -77,10 +83,12 @@ __all__ = [
     "HEALTHDCATAP",
     "HYDRA",
     "LOCN",
+    "MLDCAT",
     "ODRL",
     "OWL",
     "PREFIXES",
     "PROV",
+    "QB",
     "RDF",
     "RDFS",
     "SCHEMA",

@@ -7,11 +7,12 @@ adds the headers that make a GUID machine-actionable, and answers 410 for tombst
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from rdflib import Graph, Literal, URIRef
 
 from catalog.api import croissant
@@ -19,10 +20,13 @@ from catalog.api.datasets import guid_path
 from catalog.api.visibility import visible
 from catalog.context import Context
 from catalog.dcat import MEDIA_TYPES, SUFFIXES, Paging, catalog_graph, dataset_graph, dataset_iri, serialise_graph
+from catalog.dcat.mldcat import add_dataset_lineage
+from catalog.models.store import models_of
 from catalog.settings import Settings
 from catalog.store import NotFound, Store, StoredDataset
 from schemas import Agent, Catalog
-from schemas.namespaces import ADMS, OWL, SKOS, XSD
+from schemas.model import AIModel
+from schemas.namespaces import ADMS, OWL, RDFS, SKOS, XSD
 
 router = APIRouter(tags=["resolver"])
 
@@ -89,6 +93,11 @@ def _ctx(request: Request) -> Context:
     return ctx
 
 
+def trained_models(ctx: Context, dataset_guid: str) -> list[tuple[str, AIModel]]:
+    """``(GUID, entry)`` of every AI model trained on the dataset (its side of the lineage)."""
+    return [(m.guid, m.model) for m in models_of(ctx).trained_on(dataset_guid)]
+
+
 def signposting(stored: StoredDataset, base_url: str) -> str:
     """FAIR Signposting ``Link`` header value for a dataset's landing page."""
     path = guid_path(stored.guid)
@@ -126,9 +135,14 @@ def _tombstone_graph(stored: StoredDataset, base_url: str) -> Graph:
     return graph
 
 
-def rdf_response(stored: StoredDataset, fmt: str, settings: Settings) -> Response:
-    """``stored`` as RDF in ``fmt``; 410 (with the last metadata) when it is a tombstone."""
-    body = serialise_graph(_tombstone_graph(stored, settings.base_url), fmt)
+def rdf_response(
+    stored: StoredDataset, fmt: str, settings: Settings, models: Sequence[tuple[str, AIModel]] = ()
+) -> Response:
+    """``stored`` as RDF in ``fmt``, with the AI models trained on it (``models``: GUID and entry);
+    410 (with the last metadata) when it is a tombstone."""
+    graph = _tombstone_graph(stored, settings.base_url)
+    add_dataset_lineage(graph, stored.guid, models, settings.base_url)
+    body = serialise_graph(graph, fmt)
     return Response(
         body,
         status_code=410 if stored.is_tombstone else 200,
@@ -157,13 +171,20 @@ def resolve(request: Request, guid: str) -> Response:
     try:
         stored = visible(request, ctx.store.get(guid))
     except NotFound as exc:
+        model = models_of(ctx).find(guid)  # AI models share the GUID space and the resolver
+        if model is not None:
+            from catalog.api.models import model_rdf_response
+
+            if wanted == HTML:
+                return RedirectResponse(f"/model/{guid_path(guid)}", status_code=303, headers={"Vary": "Accept"})
+            return model_rdf_response(request, model, wanted)
         if wanted == HTML:
             return pages.not_found_page(request, str(exc))
         raise
     if wanted == HTML:
         response = pages.dataset_page_response(request, stored)
     else:
-        response = rdf_response(stored, wanted, ctx.settings)
+        response = rdf_response(stored, wanted, ctx.settings, trained_models(ctx, stored.guid))
     # The page also varies by language (cookie, Accept-Language); caches must key on all of them.
     vary = [v.strip() for v in response.headers.get("Vary", "").split(",") if v.strip()]
     response.headers["Vary"] = ", ".join(["Accept", *vary])
@@ -179,7 +200,8 @@ def _also_head(path: str, endpoint: Any) -> None:
 def _dataset_route(suffix: str, fmt: str) -> None:
     def serve(request: Request, guid: str) -> Response:
         ctx = _ctx(request)
-        return rdf_response(visible(request, ctx.store.get(guid)), fmt, ctx.settings)
+        stored = visible(request, ctx.store.get(guid))
+        return rdf_response(stored, fmt, ctx.settings, trained_models(ctx, stored.guid))
 
     serve.__name__ = f"dataset_as_{suffix}"
     path = f"/dataset/{{guid:path}}.{suffix}"
@@ -235,9 +257,10 @@ def _catalog_route(suffix: str, fmt: str) -> None:
                 },
             )
         items = _page_of(ctx.store, page, per_page)
-        graph = catalog_graph(
-            deployment_catalog(ctx.settings), (s.dataset for s in items), ctx.settings.base_url, paging
-        )
+        cat = deployment_catalog(ctx.settings)
+        graph = catalog_graph(cat, (s.dataset for s in items), ctx.settings.base_url, paging)
+        # The AI models are a catalog of their own (MLDCAT-AP), pointed to, not mixed into the datasets' pages.
+        graph.add((URIRef(cat.iri), RDFS.seeAlso, URIRef(f"{ctx.settings.base_url}/models.{suffix}")))
         links = [f'<{paging.page_url(1)}>; rel="first"', f'<{paging.page_url(paging.last_page)}>; rel="last"']
         if page < paging.last_page:
             links.append(f'<{paging.page_url(page + 1)}>; rel="next"')

@@ -62,9 +62,13 @@ def ensure_sample(ctx: Context) -> int:
     """Load the sample catalog into an empty store; returns how many datasets were loaded."""
     if ctx.store.count(include_tombstones=True) > 0:
         return 0
+    from catalog.models.samples import load_sample_models
+    from catalog.models.store import models_of
     from catalog.samples import load_sample
 
-    return len(load_sample(ctx.store))
+    loaded = len(load_sample(ctx.store))
+    load_sample_models(models_of(ctx))
+    return loaded
 
 
 def make_server(ctx: Context, *, log_level: str = "info") -> uvicorn.Server:
@@ -117,9 +121,7 @@ def register(app: typer.Typer) -> None:
     def init() -> None:
         """Create the data folder and the databases (idempotent)."""
         ctx = initialise(effective_settings())
-        console.print(
-            f"initialised {ctx.settings.data_dir}: {ctx.store.count()} datasets in the catalog store"
-        )
+        console.print(f"initialised {ctx.settings.data_dir}: {ctx.store.count()} datasets in the catalog store")
 
     @app.command("load-sample")
     def load_sample_command() -> None:
@@ -133,3 +135,7 @@ def register(app: typer.Typer) -> None:
             counts[r.status] = counts.get(r.status, 0) + 1
         summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
         console.print(f"sample catalog: {len(results)} datasets ({summary})")
+        from catalog.models.samples import load_sample_models
+        from catalog.models.store import models_of
+
+        console.print(f"sample AI models: {len(load_sample_models(models_of(ctx)))}")

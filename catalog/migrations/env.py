@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import Connection, engine_from_config, pool
 
 import catalog.accounts.tables
+import catalog.models.tables
 import catalog.tables  # noqa: F401
 from catalog.db import Base
 

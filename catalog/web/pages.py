@@ -19,6 +19,7 @@ from catalog.api.visibility import visible
 from catalog.context import Context
 from catalog.dcat import SUFFIXES, dataset_iri, dataset_to_schemaorg
 from catalog.fair.assess import assess
+from catalog.models.store import models_of
 from catalog.search import QueryError
 from catalog.store import NotFound, Revision, StoredDataset
 from catalog.web.i18n import request_language
@@ -80,6 +81,7 @@ def dataset_page_response(request: Request, stored: StoredDataset) -> Response:
         "revisions": _recent_revisions(ctx, stored.guid),
         "schemaorg": schemaorg,
         "fair": assess(stored.dataset, stored.guid),
+        "trained_models": models_of(ctx).trained_on(stored.guid),
     }
     headers = {"Link": signposting(stored, base)}
     if stored.is_tombstone:

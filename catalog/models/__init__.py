@@ -1,0 +1,1 @@
+"""AI-model entries (seed 004's three sharing classes): their store, MLDCAT-AP output and sample entries."""
