@@ -1,6 +1,7 @@
 """Steward commands: ``fairgate consent …`` and ``fairgate release …`` (typer apps the catalog CLI mounts).
 
-Thin: parse options, call :mod:`consent.registry`, :mod:`consent.imports` and :mod:`consent.release`,
+Thin: parse options, call :mod:`consent.registry`, :mod:`consent.imports`, :mod:`consent.bulk_enrol` and
+:mod:`consent.release`,
 print with rich. Errors print what is wrong and exit 1, never a traceback or an identifier.
 """
 
@@ -19,8 +20,9 @@ from rich.console import Console
 from rich.table import Table
 
 from consent.audit import Actor
+from consent.bulk_enrol import enrol_file
 from consent.errors import BulkValidationError, ConsentError
-from consent.imports import ImportResult, import_enrolments, import_events, letter_merge
+from consent.imports import ImportResult, import_events, letter_merge
 from consent.pseudonyms import IdentifierError
 from consent.registry import ConsentRegistry
 from consent.release import create_release, manifest_of, read_case_ids
@@ -93,8 +95,12 @@ def enrol(
         if known_datasets is not None:
             known = {line.strip() for line in known_datasets.read_text().splitlines() if line.strip()}
         registry = open_registry()
-        with console.status("validating and importing enrolments"):
-            result = import_enrolments(registry, file, known, skip_invalid, rejects)
+        with console.status("validating enrolments") as status:
+
+            def progress(stage: str, count: int) -> None:
+                status.update(f"{stage}: {count:,} rows")
+
+            result = enrol_file(registry, file, known, skip_invalid, rejects, progress=progress)
         _summary(result, "enrolments")
         checkpoint_if_due(registry)
 

@@ -217,19 +217,6 @@ def settle(parsed: Parsed[object], skip_invalid: bool, rejects: Path | None, sou
     return write_rejects(parsed, rejects or source.with_name(source.stem + ".rejects.csv"))
 
 
-def import_enrolments(
-    registry: ConsentRegistry,
-    path: Path,
-    known_datasets: set[str] | None = None,
-    skip_invalid: bool = False,
-    rejects: Path | None = None,
-) -> ImportResult:
-    parsed = parse_enrolments(registry, path, known_datasets)
-    rejects_file = settle(parsed, skip_invalid, rejects, path)  # type: ignore[arg-type]
-    written = registry.enrol([e for _, e in parsed.good]) if parsed.good else 0
-    return ImportResult(written, len(parsed.bad_lines()), rejects_file)
-
-
 def import_events(
     registry: ConsentRegistry,
     path: Path,
