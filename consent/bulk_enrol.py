@@ -42,6 +42,7 @@ from schemas.consent import format_instant
 
 BLOCK_BYTES = 8 << 20  # about 150,000 rows of a national file per block
 DUCKDB_MEMORY = "1GB"  # beyond it DuckDB spills to the scratch folder
+SQLITE_CACHE_KIB = 1 << 20  # 1 GB of SQLite page cache while an import writes
 MAX_ERRORS_KEPT = 1_000_000  # a file wrong on every row still reports a million rows, then stops counting
 
 _ENROLMENT_SCHEMA = pa.schema(
@@ -333,6 +334,7 @@ def _duckdb(folder: Path) -> duckdb.DuckDBPyConnection:
     con.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")
     con.execute(f"SET temp_directory = '{folder / 'spill'}'")
     con.execute("SET preserve_insertion_order = false")
+    con.execute("SET enable_progress_bar = false")
     return con
 
 
@@ -437,43 +439,66 @@ def _write(registry: ConsentRegistry, checked: _Checked, recorded: datetime, pro
     bad = pa.table({"line": pa.array(sorted(checked.bad_lines), pa.int64())})
     stamp = format_instant(recorded)
     postgres = registry.engine.dialect.name == "postgresql"
+    with registry.engine.begin() as conn:
+        if not postgres:
+            # The case table's subject index takes its rows in random order: a page cache of SQLite's
+            # default 2 MB makes every insert a read from the OS. Back to the default before the connection
+            # returns to the pool (the commit below follows on the same connection).
+            conn.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
+        try:
+            written = _write_rows(conn, con, checked, bad, stamp, postgres, progress)
+        finally:
+            if not postgres:
+                conn.exec_driver_sql("PRAGMA cache_size = -2000")
+    return written
+
+
+def _write_rows(
+    conn: Connection,
+    con: duckdb.DuckDBPyConnection,
+    checked: _Checked,
+    bad: pa.Table,
+    stamp: str,
+    postgres: bool,
+    progress: Progress | None,
+) -> int:
+    """Enrolments, then cases (in key order, so the primary-key B-tree grows at its end), then facts."""
     enrolment_columns = f"subject, dataset, institution, category, enrolled_at, '{stamp}' AS recorded_at"
     written = 0
-    with registry.engine.begin() as conn:
-        # A first import copies straight in (PostgreSQL COPY); otherwise repeated rows must be no-ops.
-        fresh = not _held(conn, sorted(checked.datasets))
-        source = checked.folder / "enrolments.parquet"
-        # First row of each (subject, dataset): a file that repeats a row makes one enrolment.
-        con.register("bad_lines", bad)
-        con.execute(
-            f"""CREATE TABLE first_lines AS SELECT min(line) AS line FROM '{source}'
-                WHERE line NOT IN (SELECT line FROM bad_lines) GROUP BY subject, dataset"""
-        )
-        enrolments = con.sql(
-            f"SELECT {enrolment_columns} FROM '{source}' WHERE line IN (SELECT line FROM first_lines) ORDER BY subject"
-        ).to_arrow_reader(200_000)
-        for batch in enrolments:
-            rows = pa.Table.from_batches([batch])
-            _insert(conn, t.enrolments.name, rows, ["subject", "dataset"], fresh and postgres)
-            written += rows.num_rows
-            if progress:
-                progress("enrolments written", written)
-        # A case's facts come from its enrolment: the first row of its subject and dataset.
-        cases = con.sql(
-            f"""SELECT c.dataset, c.case_id, c.subject, e.category, e.enrolled_us
-                FROM '{checked.folder / "cases.parquet"}' c
-                JOIN (SELECT subject, dataset, category, enrolled_us FROM '{source}'
-                      WHERE line IN (SELECT line FROM first_lines)) e USING (subject, dataset)
-                WHERE c.line NOT IN (SELECT line FROM bad_lines) ORDER BY c.dataset, c.case_id"""
-        ).to_arrow_reader(200_000)
-        done = 0
-        for batch in cases:
-            rows = pa.Table.from_batches([batch])
-            _insert(conn, t.cases.name, rows, ["dataset", "case_id"], fresh and postgres)
-            done += rows.num_rows
-            if progress:
-                progress("cases written", done)
-        _facts_from_state(conn, postgres, sorted(checked.datasets), stamp, checked.preexisting)
+    # A first import copies straight in (PostgreSQL COPY); otherwise repeated rows must be no-ops.
+    fresh = not _held(conn, sorted(checked.datasets))
+    source = checked.folder / "enrolments.parquet"
+    # First row of each (subject, dataset): a file that repeats a row makes one enrolment.
+    con.register("bad_lines", bad)
+    con.execute(
+        f"""CREATE TABLE first_lines AS SELECT min(line) AS line FROM '{source}'
+            WHERE line NOT IN (SELECT line FROM bad_lines) GROUP BY subject, dataset"""
+    )
+    enrolments = con.sql(
+        f"SELECT {enrolment_columns} FROM '{source}' WHERE line IN (SELECT line FROM first_lines) ORDER BY subject"
+    ).to_arrow_reader(200_000)
+    for batch in enrolments:
+        rows = pa.Table.from_batches([batch])
+        _insert(conn, t.enrolments.name, rows, ["subject", "dataset"], fresh and postgres)
+        written += rows.num_rows
+        if progress:
+            progress("enrolments written", written)
+    # A case's facts come from its enrolment: the first row of its subject and dataset.
+    cases = con.sql(
+        f"""SELECT c.dataset, c.case_id, c.subject, e.category, e.enrolled_us
+            FROM '{checked.folder / "cases.parquet"}' c
+            JOIN (SELECT subject, dataset, category, enrolled_us FROM '{source}'
+                  WHERE line IN (SELECT line FROM first_lines)) e USING (subject, dataset)
+            WHERE c.line NOT IN (SELECT line FROM bad_lines) ORDER BY c.dataset, c.case_id"""
+    ).to_arrow_reader(200_000)
+    done = 0
+    for batch in cases:
+        rows = pa.Table.from_batches([batch])
+        _insert(conn, t.cases.name, rows, ["dataset", "case_id"], fresh and postgres)
+        done += rows.num_rows
+        if progress:
+            progress("cases written", done)
+    _facts_from_state(conn, postgres, sorted(checked.datasets), stamp, checked.preexisting)
     return written
 
 
