@@ -1,9 +1,14 @@
-"""National-scale enrolment: N subjects (default 25,000,000) with 4 cases each, imported from one CSV by
-``fairgate consent enrol`` (its own process, so its peak memory is measured alone), on SQLite and on
-PostgreSQL, beside a bare bulk insert of the same final rows into the same tables in the same run
-(executemany in one transaction on SQLite, COPY on PostgreSQL).
+"""National scale: N subjects (default 25,000,000) with 4 cases each in one national dataset, on SQLite and on
+PostgreSQL, each step through the steward's command in its own process (so its peak memory is its own):
 
-Makes its own data: valid national ids, 20 institutions, 10 datasets, categories A 10% / B 30% / C 60%.
+- enrolment from one CSV by ``fairgate consent enrol``, beside a bare bulk insert of the same final rows
+  into the same tables in the same run (executemany in one transaction on SQLite, COPY on PostgreSQL);
+- a release of every case by ``fairgate release create`` after 1.4% of the subjects opted out (Table 7),
+  released file, manifest and stored membership included, beside DuckDB's plain anti-join of the same
+  cases and opt-outs exported to Parquet, request list to CSV file (same run).
+
+Makes its own data: valid national ids, 20 institutions, categories A 10% / B 30% / C 60% (no notices
+are sent here, so category C is held back as ``notice_not_sent``: the release still decides every case).
 ``--subjects 2500000`` is the 1/10 run; ``--backend sqlite`` or ``postgresql`` runs one.
 """
 
@@ -11,11 +16,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -26,7 +33,8 @@ import pyarrow.parquet as pq
 
 from consent.pseudonyms import taiwan_check_digit
 
-DATASETS = [f"dg.NHI/00000000-0000-4000-8000-{n:012d}" for n in range(10)]
+DATASET = "dg.NHI/00000000-0000-4000-8000-000000000001"
+OPTED_OUT_PER_MILLE = 14  # Table 7: 1.4% of the notified opted out
 CASES_PER_SUBJECT = 4
 PG_ADMIN = os.environ.get("FAIRGATE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 LETTERS = "ABCDEFGHJKLMNPQRSTUV"
@@ -44,12 +52,12 @@ def write_file(path: Path, subjects: int) -> int:
         out.write("national_id,institution,dataset,category,case_ids,enrolled_on\n")
         for n in range(subjects):
             cases = ";".join(f"{n}-{k}" for k in range(CASES_PER_SUBJECT))
-            out.write(f"{national_id(n)},H{n % 20:02d},{DATASETS[n % 10]},{categories[n % 10]},{cases},2024-01-01\n")
+            out.write(f"{national_id(n)},H{n % 20:02d},{DATASET},{categories[n % 10]},{cases},2024-01-01\n")
     return path.stat().st_size
 
 
-def run_enrol(folder: Path, url: str, file: Path) -> tuple[float, float]:
-    """``fairgate consent enrol`` in its own process: seconds and peak resident memory (GB, sampled)."""
+def run_fairgate(folder: Path, url: str, *args: str) -> tuple[float, float]:
+    """``fairgate ARGS`` in its own process: seconds and peak resident memory (GB, sampled)."""
     env = {
         **os.environ,
         "FAIRGATE_DATA_DIR": str(folder),
@@ -58,7 +66,7 @@ def run_enrol(folder: Path, url: str, file: Path) -> tuple[float, float]:
     }
     start = time.perf_counter()
     child = subprocess.Popen(
-        [str(Path(sys.executable).with_name("fairgate")), "consent", "enrol", str(file)],
+        [str(Path(sys.executable).with_name("fairgate")), *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -73,40 +81,44 @@ def run_enrol(folder: Path, url: str, file: Path) -> tuple[float, float]:
     seconds = time.perf_counter() - start
     out, err = child.communicate()
     if child.returncode != 0:
-        raise SystemExit(f"fairgate consent enrol failed:\n{out}\n{err}")
+        raise SystemExit(f"fairgate {' '.join(args)} failed:\n{out}\n{err}")
     return seconds, peak / (1 << 30)
 
 
-def final_rows(url: str, folder: Path) -> tuple[Path, Path]:
-    """The rows the import stored, exported to Parquet: the baseline inserts exactly these."""
-    enrolments, cases = folder / "enrolments.parquet", folder / "cases.parquet"
+def export_parquet(url: str, sql: str, target: Path) -> Path:
+    """A query's rows written to Parquet (not timed: the baselines read the same rows from files)."""
     if url.startswith("sqlite"):
         import sqlite3
 
         con = sqlite3.connect(url.removeprefix("sqlite:///"))
-        for table, target in (("consent_enrolments", enrolments), ("consent_cases", cases)):
-            cursor = con.execute(f"SELECT * FROM {table}")
-            names = [d[0] for d in cursor.description]
-            writer: pq.ParquetWriter | None = None
-            while block := cursor.fetchmany(500_000):
-                batch = pa.table(dict(zip(names, (list(c) for c in zip(*block, strict=True)), strict=True)))
-                writer = writer or pq.ParquetWriter(target, batch.schema)
-                writer.write_table(batch.cast(writer.schema))
-            if writer:
-                writer.close()
+        cursor = con.execute(sql)
+        names = [d[0] for d in cursor.description]
+        writer: pq.ParquetWriter | None = None
+        while block := cursor.fetchmany(500_000):
+            batch = pa.table(dict(zip(names, (list(c) for c in zip(*block, strict=True)), strict=True)))
+            writer = writer or pq.ParquetWriter(target, batch.schema)
+            writer.write_table(batch.cast(writer.schema))
+        if writer:
+            writer.close()
         con.close()
-        return enrolments, cases
+        return target
     raw = url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(raw) as conn:
-        for table, target in (("consent_enrolments", enrolments), ("consent_cases", cases)):
-            with conn.cursor() as cur:
-                csv_path = target.with_suffix(".csv")
-                with csv_path.open("wb") as out, cur.copy(f"COPY {table} TO STDOUT (FORMAT csv, HEADER)") as copy:
-                    for data in copy:
-                        out.write(data)
-            duckdb.sql(f"COPY (SELECT * FROM read_csv('{csv_path}', all_varchar=true)) TO '{target}'")
-            csv_path.unlink()
-    return enrolments, cases
+    csv_path = target.with_suffix(".csv")
+    copy_out = f"COPY ({sql}) TO STDOUT (FORMAT csv, HEADER)"
+    with psycopg.connect(raw) as conn, conn.cursor() as cur, csv_path.open("wb") as out, cur.copy(copy_out) as copy:
+        for data in copy:
+            out.write(data)
+    duckdb.sql(f"COPY (SELECT * FROM read_csv('{csv_path}', all_varchar=true)) TO '{target}'")
+    csv_path.unlink()
+    return target
+
+
+def final_rows(url: str, folder: Path) -> tuple[Path, Path]:
+    """The rows the import stored: the baseline inserts exactly these."""
+    return (
+        export_parquet(url, "SELECT * FROM consent_enrolments", folder / "enrolments.parquet"),
+        export_parquet(url, "SELECT * FROM consent_cases", folder / "cases.parquet"),
+    )
 
 
 def bare_insert(url: str, enrolments: Path, cases: Path) -> float:
@@ -171,7 +183,8 @@ def bench_backend(backend: str, file: Path, subjects: int, work: Path) -> None:
     else:
         url, base_url = _fresh_pg(), _fresh_pg()
     try:
-        seconds, peak_gb = run_enrol(folder, url, file)
+        seconds, peak_gb = run_fairgate(folder, url, "consent", "enrol", str(file))
+        bench_release(folder, url, subjects)
         enrolments, cases = final_rows(url, folder)
         if backend == "sqlite":
             (folder / "consent.db").unlink()  # room on disk for the baseline's copy
@@ -188,6 +201,67 @@ def bench_backend(backend: str, file: Path, subjects: int, work: Path) -> None:
         if backend == "postgresql":
             _drop_pg(url)
             _drop_pg(base_url)
+
+
+def bench_release(folder: Path, url: str, subjects: int) -> None:
+    """1.4% opt out (recorded through the registry), then ``fairgate release create`` of every case."""
+    from consent.registry import ConsentRegistry
+    from consent.settings import ConsentSettings
+    from schemas.consent import Channel, EventKind, EventRequest
+
+    registry = ConsentRegistry.from_settings(ConsentSettings(data_dir=folder, consent_database_url=url))
+    chosen = [n for n in range(subjects) if n * 7919 % 1000 < OPTED_OUT_PER_MILLE]
+    when = datetime(2025, 6, 1, tzinfo=UTC)
+    for start in range(0, len(chosen), 20_000):
+        registry.append(
+            [
+                EventRequest(
+                    subject=registry.pseudonymiser.subject(national_id(n)),
+                    kind=EventKind.OPTED_OUT,
+                    effective_at=when,
+                    channel=Channel.PAPER,
+                    actor="bench",
+                )
+                for n in chosen[start : start + 20_000]
+            ]
+        )
+    registry.engine.dispose()
+    request = folder / "request.csv"
+    with request.open("w", encoding="utf-8", buffering=1 << 20) as out:
+        out.write("case_id\n")
+        for n in range(subjects):
+            out.write("".join(f"{n}-{k}\n" for k in range(CASES_PER_SUBJECT)))
+    until = (date.today() + timedelta(days=180)).isoformat()
+    out_dir = folder / "release"
+    seconds, peak_gb = run_fairgate(
+        folder, url, "release", "create", "--application", "APP-NATIONAL", "--dataset", DATASET,
+        "--purpose", "HMB", "--cases", str(request), "--out", str(out_dir), "--active-until", until,
+    )  # fmt: skip
+    manifest = json.loads((out_dir / "manifest.json").read_text())
+    baseline = duckdb_anti_join(folder, url, request)
+    print(
+        f"release {url.split(':')[0]}: {manifest['cases_in']:,} cases in, {manifest['cases_out']:,} out, "
+        f"{len(chosen):,} opted out; `fairgate release create` {seconds:.1f} s, peak {peak_gb:.2f} GB; "
+        f"DuckDB anti-join of the same cases and opt-outs {baseline:.1f} s; ratio {seconds / baseline:.2f}x"
+    )
+
+
+def duckdb_anti_join(folder: Path, url: str, request: Path) -> float:
+    """The plain anti-join: requested cases minus the cases of subjects who opted out, to CSV. Inputs are
+    exported to Parquet first (not timed)."""
+    cases = export_parquet(url, "SELECT case_id, subject FROM consent_cases", folder / "anti_cases.parquet")
+    opted_sql = "SELECT subject FROM consent_state WHERE kind = 'opted_out'"
+    opted = export_parquet(url, opted_sql, folder / "anti_opted.parquet")
+    con2 = duckdb.connect()
+    start = time.perf_counter()
+    con2.execute(
+        f"""COPY (SELECT r.case_id FROM read_csv('{request}', all_varchar=true) r
+                  ANTI JOIN (SELECT c.case_id FROM '{cases}' c SEMI JOIN '{opted}' o USING (subject)) x
+                  USING (case_id)) TO '{folder / "anti_out.csv"}'"""
+    )
+    seconds = time.perf_counter() - start
+    con2.close()
+    return seconds
 
 
 def main(argv: list[str] | None = None) -> None:

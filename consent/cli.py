@@ -241,8 +241,7 @@ def verify(
     if result.ok:
         console.print(
             f"ledger intact: {result.events_checked} events in {result.chains} chains verified, "
-            f"{result.checkpoints} checkpoints"
-            + (f", {result.witnesses} witness checkpoints found" if against else "")
+            f"{result.checkpoints} checkpoints" + (f", {result.witnesses} witness checkpoints found" if against else "")
         )
         return
     if result.first_break:

@@ -22,6 +22,7 @@ from sqlalchemy import Connection, select
 
 from consent import audit
 from consent import tables as t
+from consent.arrow_scan import scan
 from consent.audit import Actor
 from consent.database import bulk_insert, read_arrow
 from consent.errors import ConsentError, NotFound
@@ -108,12 +109,8 @@ def load_current(conn: Connection, dataset: str) -> tuple[pa.Table, pa.Table]:
     """The case rows of ``dataset`` with their facts, and the current choices of its subjects (a scan of
     ``consent_cases``, and the few ``consent_state`` rows of facet ``choice``)."""
     params = {"dataset": dataset}
-    members = _arrow(
-        conn,
-        f"SELECT {', '.join(CASE_FACTS_SCHEMA.names)} FROM consent_cases WHERE dataset = :dataset",
-        params,
-        CASE_FACTS_SCHEMA.names,
-    )
+    # The one large read of a release (every case of the dataset): Arrow-native, see consent.arrow_scan.
+    members = scan(conn, "consent_cases", CASE_FACTS_SCHEMA, "dataset = :dataset", params)
     choices = _arrow(
         conn,
         "SELECT s.subject, s.facet, s.scope_dataset, s.scope_purpose, s.kind, s.effective_at, s.seq "

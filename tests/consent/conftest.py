@@ -21,3 +21,12 @@ def registry(settings: ConsentSettings) -> Iterator[ConsentRegistry]:
     reg = ConsentRegistry.from_settings(settings)
     yield reg
     reg.engine.dispose()
+
+
+@pytest.fixture
+def steward(settings: ConsentSettings, monkeypatch: pytest.MonkeyPatch) -> Iterator[ConsentSettings]:
+    """The steward commands (``consent.cli``) pointed at this test's settings."""
+    from consent import cli
+
+    monkeypatch.setattr(cli, "settings_factory", lambda: settings)
+    yield settings

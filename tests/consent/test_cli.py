@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import logging
-from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -19,12 +18,6 @@ from schemas.consent import EventKind, EventRequest
 from tests.consent.subjects import DATASET, national_id
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def steward(settings: ConsentSettings, monkeypatch: pytest.MonkeyPatch) -> Iterator[ConsentSettings]:
-    monkeypatch.setattr(cli, "settings_factory", lambda: settings)
-    yield settings
 
 
 def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
