@@ -17,6 +17,7 @@ from catalog.api.auth import STEWARD_ROLES, audit, csrf_token, page_form, page_s
 from catalog.api.visibility import sees_unpublished
 from catalog.context import Context
 from catalog.models.store import ModelStore, StoredModel, UnknownDatasets, models_of
+from catalog.revision_diff import diff
 from catalog.store import Conflict, NotFound
 from catalog.web import model_form as mf
 from catalog.web.i18n import request_language, t
@@ -277,3 +278,19 @@ async def save_edit(request: Request, guid: str) -> Response:
         return _not_found(request, guid)
     audit(request, who, "model.edit", guid, detail={"revision": result.revision, "status": result.status})
     return RedirectResponse(_edit_link(guid) + "?saved=1", status_code=303)
+
+
+@router.get("/steward/models/{guid:path}/history")
+def history(request: Request, guid: str) -> Response:
+    page_steward(request)
+    models = _models(request)
+    if models.find(guid) is None:
+        return _not_found(request, t("md_none", request_language(request)) + f" ({guid})")
+    revisions = models.revisions(guid)
+    rows = []
+    previous: dict[str, Any] = {}
+    for rev in revisions:
+        content = rev.model.content()
+        rows.append({"rev": rev, "changes": diff(previous, content) if previous else []})
+        previous = content
+    return render(request, "steward_model_history.html", {"stored": models.get(guid), "rows": rows[::-1]})

@@ -119,3 +119,16 @@ def test_add_another_figure_re_renders_with_one_more_row(steward_client: TestCli
     r = steward_client.post("/steward/models/new", data=form)
     assert r.status_code == 200 and 'id="f-perf-2-metric"' in r.text and 'value="F1"' in r.text
     assert models_count(steward_client) == 0
+
+
+def test_the_history_lists_every_revision_with_what_changed_for_stewards_only(client: TestClient, ctx: Context) -> None:
+    guid, _ = _seed(ctx)
+    models = models_of(ctx)
+    models.save(models.get(guid).model.model_copy(update={"version": "2.0"}), actor="steward", reason="retrained")
+    assert client.get(f"/steward/models/{guid}/history", follow_redirects=False).status_code == 303
+    add_user(ctx, "s@x.org", "steward")
+    sign_in(client, "s@x.org")
+    page = client.get(f"/steward/models/{guid}/history", params={"lang": "en"}).text
+    assert page.count('<li data-revision="') == 2 and "retrained" in page
+    assert '<tr data-path="version"><th scope="row"><code>version</code></th><td>1.0</td><td>2.0</td>' in page
+    assert f'href="/steward/models/{guid}/history"' in client.get(f"/model/{guid}").text

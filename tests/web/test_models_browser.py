@@ -73,7 +73,12 @@ def test_model_pages_have_no_axe_violations(page: Any, server: LiveServer, axe_s
         page.goto(f"{server.url}{path}?lang={lang}")
         assert axe_violations(page, axe_source) == [], path
     _sign_in(page, server.url, "/steward/models/new")
-    for path in ("/steward/models/new", f"/steward/models/{guid}/edit", f"/model/{guid}"):
+    for path in (
+        "/steward/models/new",
+        f"/steward/models/{guid}/edit",
+        f"/steward/models/{guid}/history",
+        f"/model/{guid}",
+    ):
         page.goto(f"{server.url}{path}?lang={lang}")
         assert axe_violations(page, axe_source) == [], path
     page.goto(f"{server.url}/steward/models/new?lang={lang}")
