@@ -24,6 +24,7 @@ import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import psutil
@@ -225,6 +226,7 @@ def bench_release(folder: Path, url: str, subjects: int) -> None:
                 for n in chosen[start : start + 20_000]
             ]
         )
+    lookups(registry, subjects, url)
     registry.engine.dispose()
     request = folder / "request.csv"
     with request.open("w", encoding="utf-8", buffering=1 << 20) as out:
@@ -243,6 +245,37 @@ def bench_release(folder: Path, url: str, subjects: int) -> None:
         f"release {url.split(':')[0]}: {manifest['cases_in']:,} cases in, {manifest['cases_out']:,} out, "
         f"{len(chosen):,} opted out; `fairgate release create` {seconds:.1f} s, peak {peak_gb:.2f} GB; "
         f"DuckDB anti-join of the same cases and opt-outs {baseline:.1f} s; ratio {seconds / baseline:.2f}x"
+    )
+
+
+def lookups(registry: Any, subjects: int, url: str) -> None:
+    """A person's decisions (``current_decisions``: audited, state and enrolments read, decided) for 2,000
+    random people, p50 and p99, beside a bare primary-key read of the same person's enrolment row."""
+    import random
+
+    from sqlalchemy import text
+
+    rng = random.Random(7)
+    people = [registry.pseudonymiser.subject(national_id(rng.randrange(subjects))) for _ in range(2_000)]
+    decided, bare = [], []
+    probe = text("SELECT category FROM consent_enrolments WHERE subject = :s AND dataset = :d")
+    with registry.engine.connect() as conn:
+        for subject in people:
+            start = time.perf_counter()
+            conn.execute(probe, {"s": subject, "d": DATASET}).first()
+            bare.append(time.perf_counter() - start)
+    for subject in people:
+        start = time.perf_counter()
+        registry.current_decisions(subject)
+        decided.append(time.perf_counter() - start)
+
+    def pct(values: list[float], q: float) -> float:
+        return sorted(values)[int(q * (len(values) - 1))] * 1000
+
+    print(
+        f"look-up {url.split(':')[0]}: a person's decisions p50 {pct(decided, 0.5):.2f} ms, "
+        f"p99 {pct(decided, 0.99):.2f} ms ({subjects:,} subjects); "
+        f"bare primary-key read p50 {pct(bare, 0.5):.2f} ms, p99 {pct(bare, 0.99):.2f} ms"
     )
 
 
