@@ -21,10 +21,10 @@ from sqlalchemy import text
 from consent import bulk_enrol
 from consent.bulk_enrol import enrol_file
 from consent.errors import BulkValidationError
-from consent.registry import ConsentRegistry
+from consent.registry import ConsentRegistry, EnrolmentInput
 from consent.settings import ConsentSettings
-from schemas.consent import Channel, EventKind, EventRequest
-from tests.consent.subjects import DATASET, OTHER_DATASET, national_id
+from schemas.consent import Category
+from tests.consent.subjects import DATASET, OTHER_DATASET, national_id, opt_out
 
 HEADER = ["national_id", "institution", "dataset", "category", "case_ids", "enrolled_on"]
 NOW = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
@@ -93,21 +93,8 @@ def row_by_row(registry: ConsentRegistry, path: Path) -> None:
 def opt_out_everywhere(registry: ConsentRegistry, n: int) -> None:
     """A subject enrolled elsewhere who opted out of every dataset before this file arrives."""
     subject = registry.pseudonymiser.subject(national_id(n))
-    from consent.registry import EnrolmentInput
-    from schemas.consent import Category
-
     registry.enrol([EnrolmentInput(subject, OTHER_DATASET, "NTU", Category.C, datetime(2018, 1, 1, tzinfo=UTC))])
-    registry.append(
-        [
-            EventRequest(
-                subject=subject,
-                kind=EventKind.OPTED_OUT,
-                effective_at=datetime(2018, 6, 1, tzinfo=UTC),
-                channel=Channel.PAPER,
-                actor="test",
-            )
-        ]
-    )
+    opt_out(registry, n, datetime(2018, 6, 1, tzinfo=UTC))
 
 
 def varied_rows() -> list[list[str]]:
