@@ -6,9 +6,11 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
@@ -101,6 +103,31 @@ def start_server(ctx: Context) -> tuple[Any, threading.Thread]:
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.02)
     return server, thread
+
+
+@contextmanager
+def served_with_users(tmp: Path, *users: tuple[str, ...]) -> Iterator[LiveServer]:
+    """A fresh deployment in ``tmp`` with these accounts ((email, role, …) each), served over real HTTP
+    on a free port until the block ends."""
+    port = free_port()
+    ctx = open_context(make_settings(tmp, host="127.0.0.1", port=port, base_url=f"http://127.0.0.1:{port}"))
+    for email, *roles in users:
+        add_user(ctx, email, *roles)
+    server, thread = start_server(ctx)
+    try:
+        yield LiveServer(ctx.settings.base_url, ctx)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+def sign_in_page(page: Any, url: str, email: str, then: str) -> None:
+    """Sign in through the form in the browser and wait to land on ``then``."""
+    page.goto(f"{url}/sign-in?next={then}")
+    page.fill("#f-email", email)
+    page.fill("#f-password", PASSWORD)
+    page.press("#f-password", "Enter")
+    page.wait_for_url(lambda u: urlsplit(u).path == then)
 
 
 @pytest.fixture(scope="module")

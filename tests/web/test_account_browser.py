@@ -9,26 +9,15 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.web.conftest import PASSWORD, LiveServer, add_user, axe_violations
+from tests.web.conftest import PASSWORD, LiveServer, axe_violations, served_with_users
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    from catalog.context import open_context
-    from tests.web.conftest import free_port, make_settings, start_server
-
-    tmp = tmp_path_factory.mktemp("accounts")
-    port = free_port()
-    ctx = open_context(make_settings(tmp, host="127.0.0.1", port=port, base_url=f"http://127.0.0.1:{port}"))
-    add_user(ctx, "admin@moh.gov.tw", "admin", "steward")
-    server, thread = start_server(ctx)
-    try:
-        yield LiveServer(ctx.settings.base_url, ctx)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    with served_with_users(tmp_path_factory.mktemp("accounts"), ("admin@moh.gov.tw", "admin", "steward")) as live:
+        yield live
 
 
 def _sign_in_with_keyboard(page: Any, url: str) -> None:

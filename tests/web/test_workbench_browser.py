@@ -5,39 +5,29 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
 from schemas import Dataset
-from tests.web.conftest import PASSWORD, LiveServer, add_user, axe_violations, minimal_dataset
+from tests.web.conftest import (
+    LiveServer,
+    axe_violations,
+    minimal_dataset,
+    served_with_users,
+    sign_in_page,
+)
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    from catalog.context import open_context
-    from tests.web.conftest import free_port, make_settings, start_server
-
-    tmp = tmp_path_factory.mktemp("workbench")
-    port = free_port()
-    ctx = open_context(make_settings(tmp, host="127.0.0.1", port=port, base_url=f"http://127.0.0.1:{port}"))
-    add_user(ctx, "steward@ntu.edu.tw", "steward")
-    server, thread = start_server(ctx)
-    try:
-        yield LiveServer(ctx.settings.base_url, ctx)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    with served_with_users(tmp_path_factory.mktemp("workbench"), ("steward@ntu.edu.tw", "steward")) as live:
+        yield live
 
 
 def _sign_in(page: Any, url: str, then: str) -> None:
-    page.goto(f"{url}/sign-in?next={then}")
-    page.fill("#f-email", "steward@ntu.edu.tw")
-    page.fill("#f-password", PASSWORD)
-    page.press("#f-password", "Enter")
-    page.wait_for_url(lambda u: urlsplit(u).path == then)
+    sign_in_page(page, url, "steward@ntu.edu.tw", then)
 
 
 def test_a_steward_edits_both_titles_and_a_vocabulary_field_and_sees_the_diff(page: Any, server: LiveServer) -> None:
