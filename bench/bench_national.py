@@ -176,7 +176,7 @@ def _drop_pg(url: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def bench_backend(backend: str, file: Path, subjects: int, work: Path) -> None:
+def bench_backend(backend: str, file: Path, subjects: int, work: Path, release: bool = True) -> None:
     folder = work / backend
     folder.mkdir()
     if backend == "sqlite":
@@ -185,12 +185,16 @@ def bench_backend(backend: str, file: Path, subjects: int, work: Path) -> None:
         url, base_url = _fresh_pg(), _fresh_pg()
     try:
         seconds, peak_gb = run_fairgate(folder, url, "consent", "enrol", str(file))
-        bench_release(folder, url, subjects)
+        print(f"  (enrolment {backend} done in {seconds:.1f} s, peak {peak_gb:.2f} GB; baseline next)", flush=True)
+        if release:
+            bench_release(folder, url, subjects)
         enrolments, cases = final_rows(url, folder)
+        # Room on disk for the baseline's copy: at full size each copy is tens of gigabytes.
         if backend == "sqlite":
-            (folder / "consent.db").unlink()  # room on disk for the baseline's copy
-            for extra in folder.glob("consent.db-*"):
-                extra.unlink()
+            for stale in folder.glob("consent.db*"):
+                stale.unlink()
+        else:
+            _drop_pg(url)
         bare = bare_insert(base_url, enrolments, cases)
         rows = subjects * CASES_PER_SUBJECT
         print(
@@ -302,6 +306,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--subjects", type=int, default=25_000_000)
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--quick", action="store_true", help="100,000 subjects")
+    parser.add_argument(
+        "--no-release", action="store_true", help="enrolment only (the release needs ~0.5 GB per 1M cases)"
+    )
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one)")
     args = parser.parse_args(argv)
     subjects = 100_000 if args.quick else args.subjects
@@ -311,7 +318,7 @@ def main(argv: list[str] | None = None) -> None:
         size = write_file(work / "enrol.csv", subjects)
         print(f"generated {subjects:,} rows ({size / 1e9:.2f} GB) in {time.perf_counter() - start:.0f} s")
         for backend in ("sqlite", "postgresql") if args.backend == "both" else (args.backend,):
-            bench_backend(backend, work / "enrol.csv", subjects, work)
+            bench_backend(backend, work / "enrol.csv", subjects, work, release=not args.no_release)
 
 
 if __name__ == "__main__":
