@@ -341,14 +341,15 @@ def _duckdb(folder: Path) -> duckdb.DuckDBPyConnection:
 def _repeated_cases(checked: _Checked) -> None:
     """A case id listed on two lines (same dataset): the later lines fail, naming the first."""
     con = _duckdb(checked.folder)
+    cases = checked.folder / "cases.parquet"
+    # One grouping (DuckDB spills it past its memory limit), then the few repeated ids joined back; a
+    # window or IN over 100 million rows ran out of memory at 1 GB.
     rows = con.execute(
-        f"""SELECT line, case_id, first FROM (
-              SELECT line, case_id, min(line) OVER (PARTITION BY dataset, case_id) AS first
-              FROM (SELECT DISTINCT line, dataset, case_id FROM '{checked.folder / "cases.parquet"}')
-              WHERE (dataset, case_id) IN (
-                SELECT dataset, case_id FROM '{checked.folder / "cases.parquet"}'
-                GROUP BY dataset, case_id HAVING count(*) > 1))
-            WHERE line <> first ORDER BY line"""
+        f"""WITH repeated AS (
+              SELECT dataset, case_id, min(line) AS first FROM '{cases}'
+              GROUP BY dataset, case_id HAVING count(*) > 1)
+            SELECT DISTINCT c.line, c.case_id, r.first FROM '{cases}' c JOIN repeated r USING (dataset, case_id)
+            WHERE c.line <> r.first ORDER BY c.line, c.case_id"""
     ).fetchall()
     for line, case_id, first in rows:
         checked.add(RowError(int(line), "case_ids", f"case {case_id} is also listed on line {first}"))
