@@ -13,7 +13,6 @@ import contextlib
 import os
 import random
 import socket
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -26,15 +25,17 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import psutil
 import psycopg
 import pyarrow as pa
-from sqlalchemy.dialects import sqlite as sqlite_dialect
-from sqlalchemy.schema import CreateIndex
+from sqlalchemy import select
 
 from consent import tables as consent_tables
 from consent.case_facts import micros
+from consent.database import make_engine
 from consent.decide import Use
+from consent.membership import MembershipBuilder, chunk_rows
 from consent.registry import ConsentRegistry, EnrolmentInput
 from consent.release_filter import CASE_FACTS_SCHEMA, STATE_SCHEMA, arrow_of, batched, configure, filter_current
 from consent.settings import ConsentSettings
@@ -491,40 +492,65 @@ def bench_api_appends(
 # --- 3. withdrawal propagation ----------------------------------------------------------------------------
 
 
-def _load_releases(path: Path, releases: int, members: int, pool: int) -> None:
-    """``releases`` active releases of ``members`` random subjects of ``pool`` each, bulk-loaded."""
-    db = sqlite3.connect(path / "consent.db")
-    # Bench setup only: bulk-load without per-row index upkeep or fsyncs, then index once.
-    db.execute("PRAGMA synchronous=OFF")
-    indexes = [ix for ix in consent_tables.release_members.indexes if ix.name]
-    for ix in indexes:
-        db.execute(f"DROP INDEX IF EXISTS {ix.name}")
+def _load_releases(url: str, releases: int, members: int, pool: int, holders: int) -> int:
+    """``releases`` active releases of ``members`` random case numbers of ``pool`` each, written straight into
+    the registry's tables as bitmaps (bench setup: no release is decided). The first ``holders`` numbers are
+    the opted-out people's cases; returns how many (release, case) pairs they owe, counted in numpy."""
     rows, scopes = _release_rows(releases)
-    db.executemany("INSERT INTO consent_releases VALUES (?,?,?,?,?,?,?)", rows)
-    db.executemany("INSERT INTO consent_release_scopes VALUES (?,?)", scopes)
-    rnd = random.Random(7)
-    for r in range(releases):
-        picked = rnd.sample(range(pool), members)
-        db.executemany(
-            "INSERT INTO consent_release_members VALUES (?,?,?,?)",
-            ((f"rel-{r}", f"case-{p}", f"{p:064x}", f"{r:08x}{p:024x}") for p in picked),
+    rnd = np.random.default_rng(7)
+    owed = 0
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                consent_tables.releases.insert(),
+                [dict(zip(_RELEASE_COLUMNS, r, strict=True)) | {"manifest": {}} for r in rows],
+            )
+            conn.execute(
+                consent_tables.release_scopes.insert(), [{"release_id": r, "scope_purpose": c} for r, c in scopes]
+            )
+            for r in range(releases):
+                picked = rnd.choice(pool, members, replace=False)
+                owed += int(np.count_nonzero(picked < holders))
+                builder = MembershipBuilder(pool)
+                builder.add(picked)
+                conn.execute(consent_tables.release_chunks.insert(), chunk_rows(f"rel-{r}", builder))
+    finally:
+        engine.dispose()
+    return owed
+
+
+_RELEASE_COLUMNS = ("release_id", "application", "dataset", "purpose", "active_until", "created_at", "manifest")
+
+
+def _bare_reads(url: str, subjects: list[str]) -> float:
+    """Baseline: the rows propagation has to read, by plain SQL: the refusing people's case rows (their
+    subject index) and every bitmap row of the releases (all runs hold one of their cases here)."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            start = time.perf_counter()
+            for first in range(0, len(subjects), 5000):
+                conn.execute(
+                    select(consent_tables.cases.c.case_no).where(
+                        consent_tables.cases.c.subject.in_(subjects[first : first + 5000])
+                    )
+                ).all()
+            conn.execute(select(consent_tables.release_chunks.c.release_id, consent_tables.release_chunks.c.bits)).all()
+            return time.perf_counter() - start
+    finally:
+        engine.dispose()
+
+
+def _enrol_holders(registry: ConsentRegistry, subjects: list[str]) -> None:
+    """Each refusing person enrolled with one case, numbered 0, 1, … in this order."""
+    for first in range(0, len(subjects), 20_000):
+        registry.enrol(
+            [
+                EnrolmentInput(s, DATASET, "NTU", Category.C, NOW - timedelta(days=400), (f"case-{first + i}",))
+                for i, s in enumerate(subjects[first : first + 20_000])
+            ]
         )
-    db.commit()
-    for ix in indexes:
-        db.execute(str(CreateIndex(ix).compile(dialect=sqlite_dialect.dialect())))
-    db.commit()
-    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    db.close()
-    # The load skipped fsync; flush it now, or the first durable commit timed below would pay for it.
-    with open(path / "consent.db", "rb+") as f:
-        os.fsync(f.fileno())
-
-
-_OWED_READ = """
-    SELECT m.release_id, m.release_pseudonym FROM consent_events e
-    JOIN consent_release_members m ON m.subject = e.subject
-    JOIN consent_releases r ON r.release_id = m.release_id
-    WHERE e.kind = 'opted_out' AND r.active_until >= e.recorded_at"""
 
 
 def bench_withdrawals(releases: int, members: int, opt_out_count: int, data_dir: Path) -> None:
@@ -532,25 +558,24 @@ def bench_withdrawals(releases: int, members: int, opt_out_count: int, data_dir:
     are loaded and the registry produces every owed notice from the stored opt-outs: the same set-based
     propagation an append runs, timed alone in one transaction including its commit."""
     pool = max(releases * members // 10, opt_out_count)
-    opt_outs = [f"{p:064x}" for p in random.Random(3).sample(range(pool), opt_out_count)]
+    opt_outs = [f"{p:064x}" for p in random.Random(3).sample(range(10 * pool), opt_out_count)]
     registry = ConsentRegistry.from_settings(ConsentSettings(data_dir=data_dir))
-    registry.enrol([EnrolmentInput(s, DATASET, "NTU", Category.C, NOW - timedelta(days=400)) for s in opt_outs])
+    _enrol_holders(registry, opt_outs)
     requests = [EventRequest(subject=s, kind=EventKind.OPTED_OUT, channel="portal") for s in opt_outs]
     append_seconds, events = timed(lambda: registry.append(requests))
-    build_seconds, _ = timed(lambda: _load_releases(data_dir, releases, members, pool))
+    url = str(registry.engine.url)
+    build_seconds, owed = timed(lambda: _load_releases(url, releases, members, pool, opt_out_count))
     seconds, _ = timed(lambda: registry.propagate_withdrawals([e.event_id for e in events]))
-    db = sqlite3.connect(data_dir / "consent.db")  # after ours, so the baseline gets the warmer cache
-    bare_seconds, owed_rows = timed(lambda: db.execute(_OWED_READ).fetchall())
-    db.close()
+    bare_seconds = _bare_reads(url, opt_outs)  # after ours, so the baseline gets the warmer cache
     notices = registry.withdrawal_notices()
     items = sum(len(n.release_pseudonyms) for n in notices)
-    if items != len(owed_rows):
-        raise AssertionError(f"{items:,} pseudonyms notified, {len(owed_rows):,} owed")
+    if items != owed:
+        raise AssertionError(f"{items:,} pseudonyms notified, {owed:,} owed")
     print(
         f"withdrawal propagation sqlite: {opt_out_count:,} opt-outs vs {releases:,} releases x {members:,} members "
         f"-> {len(notices):,} notices / {items:,} pseudonyms in {seconds:.2f} s (setup {build_seconds:.0f} s) | "
-        f"baseline bare SQL read of the owed rows {bare_seconds:.2f} s (ratio {seconds / bare_seconds:.2f}); "
-        f"append of the {opt_out_count:,} opt-outs {append_seconds:.2f} s"
+        f"baseline bare SQL read of the rows it needs (case rows, bitmaps) {bare_seconds:.2f} s "
+        f"(ratio {seconds / bare_seconds:.2f}); append of the {opt_out_count:,} opt-outs {append_seconds:.2f} s"
     )
     registry.engine.dispose()
 
@@ -564,37 +589,12 @@ def _release_rows(releases: int) -> tuple[list[tuple[str, str, str, str, str, st
     return rows, scopes
 
 
-def _load_releases_pg(url: str, releases: int, members: int, pool: int) -> None:
-    """The same releases as :func:`_load_releases`, COPied into PostgreSQL, the covering index built after,
-    then vacuumed and analysed as autovacuum leaves a table some time after a bulk load (the visibility map
-    lets the membership probes read the covering index alone)."""
-    rows, scopes = _release_rows(releases)
-    with psycopg.connect(url.replace("+psycopg", "")) as conn:
-        conn.execute("DROP INDEX ix_consent_release_members_subject_cover")
-        with conn.cursor() as cursor:
-            cursor.executemany("INSERT INTO consent_releases VALUES (%s, %s, %s, %s, %s, %s, %s)", rows)
-            cursor.executemany("INSERT INTO consent_release_scopes VALUES (%s, %s)", scopes)
-            rnd = random.Random(7)
-            with cursor.copy("COPY consent_release_members FROM STDIN") as copy:
-                for r in range(releases):
-                    picked = rnd.sample(range(pool), members)
-                    copy.write("".join(f"rel-{r}\tcase-{p}\t{p:064x}\t{r:08x}{p:024x}\n" for p in picked))
-        conn.execute(
-            "CREATE INDEX ix_consent_release_members_subject_cover "
-            "ON consent_release_members (subject, release_id, release_pseudonym)"
-        )
-        conn.commit()
-        conn.autocommit = True
-        conn.execute("VACUUM ANALYZE")
-
-
 def bench_withdrawals_pg(admin_url: str, releases: int, members: int, opt_out_count: int, data_dir: Path) -> None:
-    """The path an append takes on PostgreSQL, where each append's own write finds what its refusals owe and
-    files the notices: ``opt_out_count`` opt-outs appended in batches of 64 (as the API's group commit
-    forms them), then as many others in one transaction (as a bulk import appends them), to a registry
-    holding the releases. Baseline: the same appends to a registry without releases, same run."""
+    """The path an append takes on PostgreSQL: ``opt_out_count`` opt-outs appended in batches of 64 (as the
+    API's group commit forms them), then as many others in one transaction (as a bulk import appends them),
+    to a registry holding the releases. Baseline: the same appends to a registry without releases, same run."""
     pool = max(releases * members // 10, 2 * opt_out_count)
-    picked = random.Random(3).sample(range(pool), 2 * opt_out_count)
+    picked = random.Random(3).sample(range(10 * pool), 2 * opt_out_count)
     opt_outs = [f"{p:064x}" for p in picked]
     plain = _appended_pg(admin_url, opt_outs, None, data_dir / "plain")
     build_seconds, batched, bulk, notices, items = _appended_pg(
@@ -614,12 +614,17 @@ def _appended_pg(
 ) -> tuple[float, float, float, int, int]:
     """In a fresh database (holding ``releases`` if given): seconds to load the releases, to append the first
     half of ``opt_outs`` in batches of 64 and the second half in one transaction; the notices filed and the
-    pseudonyms they list, checked against a bare SQL count of the owed rows."""
+    pseudonyms they list, checked against the pairs the releases were made to owe."""
     url = _fresh_pg_database(admin_url)
     try:
         registry = ConsentRegistry.from_settings(ConsentSettings(data_dir=data_dir, consent_database_url=url))
-        registry.enrol([EnrolmentInput(s, DATASET, "NTU", Category.C, NOW - timedelta(days=400)) for s in opt_outs])
-        build_seconds = timed(lambda: _load_releases_pg(url, *releases))[0] if releases else 0.0
+        _enrol_holders(registry, opt_outs)
+        owed = 0
+        build_seconds = 0.0
+        if releases:
+            build_seconds, owed = timed(lambda: _load_releases(url, *releases, len(opt_outs)))
+            with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
+                conn.execute("VACUUM ANALYZE")  # as autovacuum leaves tables some time after a bulk load
         requests = [EventRequest(subject=s, kind=EventKind.OPTED_OUT, channel="portal") for s in opt_outs]
         half = len(requests) // 2
         batches = [requests[i : min(i + 64, half)] for i in range(0, half, 64)]
@@ -627,21 +632,12 @@ def _appended_pg(
         bulk, _ = timed(lambda: registry.append(requests[half:]))
         notices = registry.withdrawal_notices()
         items = sum(len(n.release_pseudonyms) for n in notices)
-        owed = _owed_rows_pg(url)
         if items != owed:
             raise AssertionError(f"{items:,} pseudonyms notified, {owed:,} owed")
         registry.engine.dispose()
     finally:
         _drop_pg_database(admin_url, url)
     return build_seconds, batched, bulk, len(notices), items
-
-
-def _owed_rows_pg(url: str) -> int:
-    """How many (release, pseudonym) rows the stored opt-outs owe, by a plain join (the check's baseline)."""
-    with psycopg.connect(url.replace("+psycopg", "")) as conn:
-        conn.execute("ANALYZE")  # after the timed appends: the check's join then gets a sound plan
-        row = conn.execute(f"SELECT count(*) FROM ({_OWED_READ}) owed").fetchone()
-    return int(row[0]) if row else 0
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -669,6 +665,9 @@ def main(argv: list[str] | None = None) -> None:
         default="full",
         help="API figure: fairgate's whole app as `fairgate serve` runs it (full) or the consent router alone",
     )
+    parser.add_argument("--releases", type=int, default=1_000, help="withdrawal figures: active releases")
+    parser.add_argument("--members", type=int, default=100_000, help="withdrawal figures: cases per release")
+    parser.add_argument("--opt-outs", type=int, default=100_000, help="withdrawal figures: opt-outs propagated")
     parser.add_argument("--memory-limit", help="DuckDB memory_limit of the release filter (e.g. 1GB; spills beyond)")
     args = parser.parse_args(argv)
     if args.only is None:
@@ -687,7 +686,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.only in ("filter", "release"):
         bench_release_filter(args.cases or (100_000 if quick else 10_000_000), args.memory_limit)
     with tempfile.TemporaryDirectory() as tmp:
-        sizes = (50, 1_000, 1_000) if quick else (1_000, 10_000, 10_000)
+        sizes: tuple[int, int, int] = (50, 1_000, 1_000) if quick else (args.releases, args.members, args.opt_outs)
         if args.only == "withdrawals":
             bench_withdrawals(*sizes, Path(tmp) / "with")
         if args.only == "withdrawals-pg":

@@ -45,11 +45,11 @@ HEAVY_RELEASES = 1_000
 def _build(data_dir: Path, subjects: int, releases: int, signers: int) -> None:
     """The registry: ``subjects`` people over 10 datasets, person 0 in all ten and in the first ``HEAVY_RELEASES``
     releases (the issue's 1,000; every release when there are fewer)."""
-    import pyarrow as pa
-    from sqlalchemy import insert
+    import numpy as np
+    from sqlalchemy import insert, select
 
     from consent import tables as t
-    from consent.database import bulk_insert
+    from consent.membership import MembershipBuilder, chunk_rows
     from consent.portal import PortalService
     from consent.registry import ConsentRegistry, EnrolmentInput
     from consent.settings import ConsentSettings
@@ -80,6 +80,14 @@ def _build(data_dir: Path, subjects: int, releases: int, signers: int) -> None:
         starts_on=date(2026, 1, 1),
         ends_on=date(2027, 12, 31),
     )
+    with registry.engine.connect() as conn:
+        counters = {
+            str(d): int(n) for d, n in conn.execute(select(t.case_numbers.c.dataset, t.case_numbers.c.next_case_no))
+        }
+        heavy_cases = {
+            str(d): int(n)
+            for d, n in conn.execute(select(t.cases.c.dataset, t.cases.c.case_no).where(t.cases.c.subject == heavy))
+        }
     with registry.engine.begin() as conn:
         for r in range(releases):
             release_id = f"dg.TW01/{uuid.uuid4()}"
@@ -115,19 +123,11 @@ def _build(data_dir: Path, subjects: int, releases: int, signers: int) -> None:
                 )
             )
             conn.execute(insert(t.release_scopes).values(release_id=release_id, scope_purpose="DUO:0000042"))
-            members = ([heavy] if r < HEAVY_RELEASES else []) + [secrets.token_hex(32) for _ in range(100)]
-            bulk_insert(
-                conn,
-                t.release_members.name,
-                pa.table(
-                    {
-                        "release_id": [release_id] * len(members),
-                        "case_id": [f"c{r}-{i}" for i in range(len(members))],
-                        "subject": members,
-                        "release_pseudonym": [secrets.token_hex(16) for _ in members],
-                    }
-                ),
-            )
+            numbers = np.random.default_rng(r).integers(0, max(counters[dataset], 1), 100)
+            held = np.concatenate([numbers, [heavy_cases[dataset]] if r < HEAVY_RELEASES else []]).astype(np.int64)
+            builder = MembershipBuilder(counters[dataset])
+            builder.add(held)
+            conn.execute(insert(t.release_chunks), chunk_rows(release_id, builder))
     for s in [heavy, light, *named]:
         portal.set_password(s, PASSWORD, CLIENT)
     registry.engine.dispose()

@@ -19,9 +19,10 @@ Databases ADBC cannot open (SQLite in memory, other dialects) fall back to :func
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import adbc_driver_postgresql.dbapi
@@ -61,6 +62,91 @@ def _larger_than(conn: Connection, table: str, where: str, params: Mapping[str, 
     return conn.execute(probe, dict(params)).first() is not None
 
 
+_PARAMETER = re.compile(r"(?<![:\w]):(\w+)")
+
+
+def _bound(driver: str, sql: str, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
+    """``sql`` with its ``:name`` parameters in the driver's positional style (``?`` or ``$n``), and the
+    values in the order they occur (a name used twice is bound twice)."""
+    values: list[Any] = []
+
+    def place(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in params:
+            raise KeyError(f"no value for parameter :{name}")
+        values.append(params[name])
+        return "?" if driver == "sqlite" else f"${len(values)}"
+
+    return _PARAMETER.sub(place, sql), values
+
+
+def _select_list(driver: str, columns: Mapping[str, str], schema: pa.Schema) -> str:
+    text_columns = {f.name for f in schema if pa.types.is_string(f.type)}
+    parts = []
+    for name, expression in columns.items():
+        if driver == "sqlite" and name in text_columns:
+            expression = f"COALESCE({expression}, char(0))"
+        parts.append(f"{expression} AS {name}")
+    return ", ".join(parts)
+
+
+def _typed(batch: pa.RecordBatch, schema: pa.Schema, driver: str) -> pa.RecordBatch:
+    columns = []
+    for field in schema:
+        column = batch.column(field.name)
+        if pa.types.is_string(field.type):
+            column = column.cast(pa.string())
+            if driver == "sqlite":
+                column = pc.if_else(pc.equal(column, _NULL_TEXT), pa.scalar(None, pa.string()), column)
+        columns.append(column.cast(field.type))
+    return pa.RecordBatch.from_arrays(columns, schema=schema)
+
+
+def stream(
+    conn: Connection,
+    table: str,
+    schema: pa.Schema,
+    where: str,
+    params: Mapping[str, Any],
+    columns: Mapping[str, str] | None = None,
+    on_open: Callable[[], None] | None = None,
+) -> pa.RecordBatchReader:
+    """``SELECT <columns> FROM table WHERE where`` as a stream of Arrow record batches of ``schema``: the rows
+    never all exist in memory at once. ``columns`` maps each of the schema's names to its SQL expression
+    (default: the column of that name). ``where`` names its parameters as ``:name``; they are bound,
+    never formatted into the SQL. The stream must be read to its end (or closed) to free its connection.
+
+    ``on_open`` is called once the reader's snapshot is taken (its first batch has arrived, or it is
+    empty): from then on, what it returns no longer depends on a lock the caller holds."""
+    expressions = dict(columns) if columns else {name: name for name in schema.names}
+    target = adbc_uri(conn.engine.url)
+    if target is None:
+        select = ", ".join(f"{e} AS {n}" for n, e in expressions.items())
+        sql = f"SELECT {select} FROM {table} WHERE {where}"
+        table_read = read_arrow(conn, sql, dict(params), list(expressions)).cast(schema)
+        if on_open:
+            on_open()
+        return pa.RecordBatchReader.from_batches(schema, table_read.to_batches(max_chunksize=BATCH_ROWS))
+    driver, uri = target
+    sql, values = _bound(
+        driver, f"SELECT {_select_list(driver, expressions, schema)} FROM {table} WHERE {where}", params
+    )
+    batches = _child_batches(uri, sql, values) if driver == "sqlite" else _postgresql_batches(uri, sql, values)
+    typed = (_typed(b, schema, driver) for b in batches if b.num_rows)
+    return pa.RecordBatchReader.from_batches(schema, _opened(typed, on_open) if on_open else typed)
+
+
+def _opened(batches: Iterator[pa.RecordBatch], on_open: Callable[[], None]) -> Iterator[pa.RecordBatch]:
+    called = False
+    for batch in batches:
+        if not called:
+            called = True
+            on_open()
+        yield batch
+    if not called:
+        on_open()
+
+
 def scan(
     conn: Connection,
     table: str,
@@ -72,65 +158,44 @@ def scan(
 
     ``where`` names its parameters as ``:name``; they are bound, never formatted into the SQL."""
     target = adbc_uri(conn.engine.url)
-    names = schema.names
     if target is not None and target[0] == "sqlite" and not _larger_than(conn, table, where, params, CHILD_FROM_ROWS):
-        target = None  # a child's start (0.7 s) costs more than the DB-API needs for a small read
-    if target is None:
+        # a child's start (0.7 s) costs more than the DB-API needs for a small read
+        names = schema.names
         sql = f"SELECT {', '.join(names)} FROM {table} WHERE {where}"
         return read_arrow(conn, sql, dict(params), names).cast(schema)
-    driver, uri = target
-    order = [name for name in params]
-    text_columns = {f.name for f in schema if pa.types.is_string(f.type)}
-    if driver == "sqlite":
-        select = [f"COALESCE({n}, char(0)) AS {n}" if n in text_columns else n for n in names]
-        bound = where
-        for name in sorted(order, key=len, reverse=True):
-            bound = bound.replace(f":{name}", "?")
-        ordered = sorted(order, key=lambda n: where.index(f":{n}"))
-    else:
-        select = list(names)
-        bound = where
-        ordered = sorted(order, key=lambda n: where.index(f":{n}"))
-        for position, name in enumerate(ordered, start=1):
-            bound = bound.replace(f":{name}", f"${position}")
-    sql = f"SELECT {', '.join(select)} FROM {table} WHERE {bound}"
-    values = [params[n] for n in ordered]
-    result = _read_in_child(uri, sql, values) if driver == "sqlite" else _read_postgresql(uri, sql, values)
-    if result.num_rows == 0:
-        return schema.empty_table()
-    columns = []
-    for field in schema:
-        column = result.column(field.name)
-        if field.name in text_columns:
-            column = column.cast(pa.string())
-            if driver == "sqlite":
-                column = pc.if_else(pc.equal(column, _NULL_TEXT), pa.scalar(None, pa.string()), column)
-        columns.append(column.cast(field.type))
-    return pa.table(columns, schema=schema)
+    result: pa.Table = stream(conn, table, schema, where, params).read_all()
+    return result
 
 
-def _read_postgresql(uri: str, sql: str, values: list[Any]) -> pa.Table:
+BATCH_ROWS = 1 << 16  # rows per record batch: large enough that per-batch costs vanish, small enough to stream
+
+
+def _postgresql_batches(uri: str, sql: str, values: list[Any]) -> Iterator[pa.RecordBatch]:
     with adbc_driver_postgresql.dbapi.connect(uri) as connection, connection.cursor() as cursor:
         cursor.execute(sql, tuple(values))
-        table: pa.Table = cursor.fetch_arrow_table()
-    return table
+        yield from cursor.fetch_record_batch()
 
 
-def _read_in_child(path: str, sql: str, values: list[Any]) -> pa.Table:
+def _child_batches(path: str, sql: str, values: list[Any]) -> Iterator[pa.RecordBatch]:
     child = subprocess.Popen(
-        [sys.executable, "-m", "consent.sqlite_arrow_child", path, sql, json.dumps(values)],
+        [sys.executable, "-m", "consent.sqlite_arrow_child", path, sql, json.dumps(values), str(BATCH_ROWS)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
     assert child.stdout is not None and child.stderr is not None
+    failed = False
     try:
-        table = pa.ipc.open_stream(child.stdout).read_all()
-    except pa.ArrowInvalid:
-        table = None
-    problem = child.stderr.read().decode(errors="replace")
-    if child.wait() != 0 or table is None:
-        last = problem.strip().splitlines()[-1] if problem.strip() else "no output"
-        raise ConsentError(
-            f"reading the consent database failed: {last}; check that the database file is readable, then try again"
-        )
-    return table
+        try:
+            yield from pa.ipc.open_stream(child.stdout)
+        except pa.ArrowInvalid:
+            failed = True
+        problem = child.stderr.read().decode(errors="replace")
+        if child.wait() != 0 or failed:
+            last = problem.strip().splitlines()[-1] if problem.strip() else "no output"
+            raise ConsentError(
+                f"reading the consent database failed: {last}; check that the database file is readable, then try again"
+            )
+    finally:
+        if child.poll() is None:  # the stream was closed early: stop the child
+            child.kill()
+            child.wait()

@@ -24,13 +24,14 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from sqlalchemy import Connection, text
 
-from consent import case_facts
+from consent import case_facts, membership
 from consent import tables as t
 from consent.case_facts import micros
 from consent.database import bulk_insert
@@ -484,6 +485,13 @@ def _write_rows(
         written += rows.num_rows
         if progress:
             progress("enrolments written", written)
+    counts = con.sql(
+        f"""SELECT dataset, count(*) FROM '{checked.folder / "cases.parquet"}'
+            WHERE line NOT IN (SELECT line FROM bad_lines) GROUP BY dataset ORDER BY dataset"""
+    ).fetchall()
+    # Each dataset's block of case numbers, taken in one order (as registry.enrol does); a case that is
+    # already stored keeps its number and leaves one unused.
+    following = {str(d): membership.reserve_case_numbers(conn, str(d), int(n)) for d, n in counts}
     # A case's facts come from its enrolment: the first row of its subject and dataset.
     cases = con.sql(
         f"""SELECT c.dataset, c.case_id, c.subject, e.category, e.enrolled_us
@@ -494,13 +502,25 @@ def _write_rows(
     ).to_arrow_reader(200_000)
     done = 0
     for batch in cases:
-        rows = pa.Table.from_batches([batch])
+        rows = _with_case_numbers(pa.Table.from_batches([batch]), following)
         _insert(conn, t.cases.name, rows, ["dataset", "case_id"], fresh and postgres)
         done += rows.num_rows
         if progress:
             progress("cases written", done)
     _facts_from_state(conn, postgres, sorted(checked.datasets), stamp, checked.preexisting)
     return written
+
+
+def _with_case_numbers(rows: pa.Table, following: dict[str, int]) -> pa.Table:
+    """``rows`` (in dataset, case id order) with each case's number, the next of its dataset's block."""
+    numbers = np.empty(rows.num_rows, dtype=np.int64)
+    datasets = rows.column("dataset")
+    for dataset in pc.unique(datasets).to_pylist():
+        mask = pc.equal(datasets, dataset).to_numpy(zero_copy_only=False)
+        count = int(mask.sum())
+        numbers[mask] = np.arange(following[dataset], following[dataset] + count, dtype=np.int64)
+        following[dataset] += count
+    return rows.append_column("case_no", pa.array(numbers))
 
 
 def _held(conn: Connection, datasets: list[str]) -> bool:

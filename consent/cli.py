@@ -25,7 +25,7 @@ from consent.errors import BulkValidationError, ConsentError
 from consent.imports import ImportResult, import_events, letter_merge
 from consent.pseudonyms import IdentifierError
 from consent.registry import ConsentRegistry
-from consent.release import create_release, manifest_of, read_case_ids
+from consent.release import create_release, manifest_of
 from consent.settings import ConsentSettings
 from consent.workbench import record_verification
 from schemas.consent import Channel, EventKind, EventRequest
@@ -337,12 +337,13 @@ def release_create(
                 application,
                 dataset,
                 purpose,
-                read_case_ids(cases),
+                cases,  # read by DuckDB from the file, in a fixed memory budget
                 out,
                 until,
                 modifier or [],
                 settings_factory().guid_prefix,
                 Actor.cli(),
+                memory_limit=settings_factory().release_memory_limit,
             )
         console.print(f"release {manifest.release_id}: {manifest.cases_out} of {manifest.cases_in} cases released")
         for reason, n in manifest.excluded.items():

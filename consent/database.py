@@ -16,9 +16,6 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.schema import CreateIndex
-
-from consent.tables import release_members
 
 
 def make_engine(url: str) -> Engine:
@@ -89,19 +86,19 @@ def append_only_ddl(dialect: str, tables: tuple[str, ...]) -> list[str]:
     ]
 
 
-COVER = "ix_consent_release_members_subject_cover"
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _VERSION_TABLE = "consent_alembic_version"  # the name env.py gives Alembic
 
 
 def _upgrade_indexes(conn: Connection) -> None:
     """Index changes of databases made before Alembic: create_all() added missing tables but never an
-    index to a table that existed."""
+    index to a table that existed. (Their per-case membership table goes in revision 0005.)"""
+    tables = set(inspect(conn).get_table_names())
+    if "consent_release_members" not in tables:
+        return
     names = {ix["name"] for ix in inspect(conn).get_indexes("consent_release_members")}
-    if "ix_consent_release_members_subject" in names:  # superseded: the covering index's prefix serves it
+    if "ix_consent_release_members_subject" in names:  # superseded, and the table goes in 0005
         conn.execute(text("DROP INDEX ix_consent_release_members_subject"))
-    if COVER not in names:
-        conn.execute(CreateIndex(next(ix for ix in release_members.indexes if ix.name == COVER)))
 
 
 def create_schema(engine: Engine) -> None:

@@ -2,7 +2,8 @@
 
 A batch costs two statements whatever its size: one reads what the batch needs (stored events of its
 idempotency keys, enrolments, chain heads, the heads created if new and row-locked), one writes it (event
-rows, advanced heads, the materialised state and the case facts).
+rows, advanced heads, the materialised state and the case facts); a batch with refusals adds the
+withdrawal notices they owe (:mod:`consent.withdrawals`).
 Each takes its values as one JSON text parameter and answers in JSON: psycopg's
 per-parameter and per-array work in Python cost more than the statements themselves, and a fixed, short
 text is parsed once by psycopg and prepared once per connection by PostgreSQL. The decisions (checks, seq,
@@ -130,57 +131,6 @@ facts AS (
         OR ({_BETTER}))
 )"""
 
-# Membership rows owed to a holder: release active when the refusal was recorded, scope covering the release,
-# not already notified. Here it runs over the batch's refusals as sent, so it rides in the write (without
-# refusals it joins nothing); the registry's general path runs it over stored events (``ConsentRegistry._OWED``).
-OWED_JOINS = """
-JOIN consent_release_members m ON m.subject = e.subject
-JOIN consent_releases r ON r.release_id = m.release_id"""
-"""The refusal's memberships and their releases, as plain joins (the general path; SQLite has no LATERAL)."""
-
-OWED_RULE = """
-WHERE r.active_until >= e.recorded_at
-  AND (e.scope_dataset IS NULL OR e.scope_dataset = r.dataset)
-  AND (e.scope_purpose IS NULL OR EXISTS (
-        SELECT 1 FROM consent_release_scopes s
-        WHERE s.release_id = r.release_id AND s.scope_purpose = e.scope_purpose{probe}))
-  AND NOT EXISTS (
-        SELECT 1 FROM consent_withdrawal_items i
-        WHERE i.release_id = m.release_id AND i.release_pseudonym = m.release_pseudonym{probe})"""
-"""Which of them a refusal ``e`` owes a holder (``e`` any row source with subject, scope_dataset,
-scope_purpose and recorded_at; ``m`` and ``r`` its memberships and their releases): one rule for both write
-paths. ``{probe}`` is " OFFSET 0" on PostgreSQL, which keeps each EXISTS a probe of its table's index (see
-_PREPARE), and empty on SQLite (which has no OFFSET without LIMIT)."""
-
-# What a batch's refusals owe, filed in the same statement: the memberships probed by index, one refusal at a
-# time, whatever plan is cached (see _PREPARE); one notice per release listing each owed pseudonym once, as
-# ``ConsentRegistry._notify`` files them on the general path. Returning the rows to file them in two more
-# statements cost 23 ms a batch when a batch of 64 refusals owed 470 releases.
-_OWED = f"""
-owed AS (
-    SELECT gen_random_uuid()::text AS notice_id, release_id, pseudonyms FROM (
-        SELECT m.release_id, array_agg(DISTINCT m.release_pseudonym) AS pseudonyms
-        FROM json_to_recordset(%(refusals)s::json)
-            AS e(subject text, scope_dataset text, scope_purpose text, recorded_at text)
-        CROSS JOIN LATERAL (
-            SELECT release_id, release_pseudonym FROM consent_release_members WHERE subject = e.subject OFFSET 0) m
-        CROSS JOIN LATERAL (SELECT * FROM consent_releases WHERE release_id = m.release_id OFFSET 0) r
-        {OWED_RULE.format(probe=" OFFSET 0")}
-        GROUP BY m.release_id
-    ) per_release
-),
-notices AS (
-    INSERT INTO consent_withdrawal_notices (notice_id, release_id, created_at)
-    SELECT notice_id, release_id, %(created)s FROM owed
-    RETURNING notice_id
-),
-items AS (
-    -- straight from the grouped rows: a join back to the notices, planned on estimates of one row each,
-    -- became a nested loop of every owed row by every notice (15 s for 100,000 rows)
-    INSERT INTO consent_withdrawal_items (notice_id, release_id, release_pseudonym)
-    SELECT notice_id, release_id, unnest(pseudonyms) FROM owed
-)"""
-
 _WRITE = f"""
 WITH added AS (
     INSERT INTO consent_events ({_NAMES})
@@ -194,8 +144,8 @@ moved AS (
     INSERT INTO consent_chain_heads (subject, seq, hash)
     SELECT subject, seq, hash FROM json_to_recordset(%(heads)s::json) AS v(subject text, seq int, hash text)
     ON CONFLICT (subject) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash
-),{_OWED}
-SELECT count(*) FROM notices
+)
+SELECT 0
 """
 
 
@@ -247,26 +197,17 @@ def write(
     heads: Mapping[str, tuple[int, str]],
     state: Sequence[Mapping[str, Any]] = (),
     facts: Sequence[Mapping[str, Any]] = (),
-    refusals: Sequence[Mapping[str, Any]] = (),
-    *,
-    created: str,
-) -> int:
+) -> None:
     """Insert sealed event rows (``EVENT_COLUMNS`` keys), move the chain heads, upsert the batch's newest
-    ``state`` rows (consent_state columns), carry the case-fact ``facts`` deltas (``case_facts.deltas``) and
-    file the withdrawal notices owed for ``refusals`` (event rows of the batch's refusals), dated
-    ``created``, in one statement. Answers how many notices were filed."""
+    ``state`` rows (consent_state columns) and carry the case-fact ``facts`` deltas (``case_facts.deltas``),
+    in one statement. (Withdrawal notices are the registry's: they test release bitmaps in Python.)"""
     if not rows:
-        return 0
+        return
     params = {
         "events": json.dumps(list(rows)),
         "heads": json.dumps([{"subject": s, "seq": seq, "hash": h} for s, (seq, h) in heads.items()]),
         "state": json.dumps(list(state)),
         "facts": json.dumps(list(facts)),
-        "refusals": json.dumps(
-            [{c: r[c] for c in ("subject", "scope_dataset", "scope_purpose", "recorded_at")} for r in refusals]
-        ),
-        "created": created,
     }
     with _as_sqlalchemy_errors(_WRITE), _driver(conn).cursor() as cursor:
-        (filed,) = cursor.execute(_WRITE, params).fetchone() or (0,)
-    return int(filed)
+        cursor.execute(_WRITE, params)

@@ -11,6 +11,7 @@ import hashlib
 import json
 import secrets
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -18,9 +19,9 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, select, tuple_
 
-from consent import audit
+from consent import audit, membership, withdrawals
 from consent import tables as t
 from consent.audit import Actor
 from consent.decide import Use
@@ -470,7 +471,13 @@ class PortalService:
                 for k, v in sorted(state.items(), key=lambda kv: kv[1].effective_at, reverse=True)
                 if k.facet == "choice" and k.scope_purpose != ALL
             ]
-            return MyData(subject, datasets, choices, _releases_of(conn, subject), events[::-1])
+            return MyData(
+                subject,
+                datasets,
+                choices,
+                _releases_of(conn, subject, self.registry.pseudonymiser.release_secret),
+                events[::-1],
+            )
 
         result: MyData = self.registry._retrying(work)
         return result
@@ -544,7 +551,7 @@ class PortalService:
             releases: list[str] = []
             projects: set[str] = set()
             if change.direction is Direction.OUT:
-                for use in _releases_of(conn, subject):
+                for use in _releases_of(conn, subject, self.registry.pseudonymiser.release_secret):
                     # a holder already told to delete their cases is not told again
                     owed = use.active_until >= moment and not use.notices
                     if owed and covers(use.dataset, _scopes(conn, use.release_id), change):
@@ -618,34 +625,45 @@ def _scopes(conn: Connection, release_id: str) -> frozenset[str]:
     return frozenset(conn.execute(q).scalars())
 
 
-def _releases_of(conn: Connection, subject: str) -> list[ReleaseUse]:
+def _releases_of(conn: Connection, subject: str, secret_of: Callable[[str], bytes]) -> list[ReleaseUse]:
     """Releases holding the subject's cases, newest first, each with the withdrawal notices naming them."""
-    members = conn.execute(
-        select(t.release_members.c.release_id, t.release_members.c.release_pseudonym).where(
-            t.release_members.c.subject == subject
-        )
-    ).all()
-    if not members:
+    cases = membership.cases_of(conn, [subject])
+    if not cases:
         return []
-    ids = sorted({r for r, _ in members})
+    datasets = sorted({dataset for _, dataset, _, _ in cases})
+    r = t.releases.c
+    candidates = {
+        str(release_id): str(dataset)
+        for release_id, dataset in conn.execute(select(r.release_id, r.dataset).where(r.dataset.in_(datasets)))
+    }
+    held: dict[str, list[str]] = defaultdict(list)
+    for case in membership.held(conn, cases, candidates):
+        held[case.release_id].append(case.case_id)
+    if not held:
+        return []
+    ids = sorted(held)
+    schemes = {
+        str(release_id): (manifest if isinstance(manifest, dict) else json.loads(manifest)).get("pseudonym_scheme")
+        for release_id, manifest in conn.execute(select(r.release_id, r.manifest).where(r.release_id.in_(ids)))
+    }
+    pairs = [
+        (release_id, pseudonym)
+        for release_id in ids
+        for pseudonym in withdrawals.pseudonyms(
+            secret_of(release_id), schemes.get(release_id) or withdrawals.CMAC_SCHEME, held[release_id]
+        )
+    ]
     notices: dict[str, dict[str, NoticeState]] = defaultdict(dict)
-    q = (
-        select(
-            t.withdrawal_items.c.release_id,
-            t.withdrawal_notices.c.notice_id,
-            t.withdrawal_notices.c.created_at,
-            t.withdrawal_notices.c.acknowledged_at,
+    i = t.withdrawal_items.c
+    for start in range(0, len(pairs), 1000):
+        q = (
+            select(i.release_id, t.withdrawal_notices.c.notice_id, t.withdrawal_notices.c.created_at)
+            .add_columns(t.withdrawal_notices.c.acknowledged_at)
+            .join(t.withdrawal_notices, t.withdrawal_notices.c.notice_id == i.notice_id)
+            .where(tuple_(i.release_id, i.release_pseudonym).in_(pairs[start : start + 1000]))
         )
-        .join(t.withdrawal_notices, t.withdrawal_notices.c.notice_id == t.withdrawal_items.c.notice_id)
-        .join(
-            t.release_members,
-            (t.release_members.c.release_id == t.withdrawal_items.c.release_id)
-            & (t.release_members.c.release_pseudonym == t.withdrawal_items.c.release_pseudonym),
-        )
-        .where(t.release_members.c.subject == subject)
-    )
-    for release_id, notice_id, created, acked in conn.execute(q):
-        notices[release_id][notice_id] = NoticeState(notice_id, parse_instant(created), _at(acked))
+        for release_id, notice_id, created, acked in conn.execute(q):
+            notices[release_id][notice_id] = NoticeState(notice_id, parse_instant(created), _at(acked))
     uses: list[ReleaseUse] = []
     for start in range(0, len(ids), 1000):
         rows = conn.execute(select(t.releases).where(t.releases.c.release_id.in_(ids[start : start + 1000])))

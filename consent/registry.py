@@ -20,12 +20,13 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
-from sqlalchemy import Connection, Engine, and_, bindparam, func, or_, select, text
+from sqlalchemy import Connection, Engine, and_, func, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from consent import audit, case_facts, pg_append
+from consent import audit, case_facts, membership, pg_append, withdrawals
 from consent import tables as t
 from consent.audit import Actor
 from consent.checkpoints import (
@@ -45,6 +46,7 @@ from consent.ledger import ChainBreak, checkpoint_hash, sealed_from_payload, ver
 from consent.pseudonyms import Pseudonymiser, load_or_create_key
 from consent.settings import ConsentSettings
 from consent.state import ALL, StateEntry, StateKey, apply, decide_current
+from consent.withdrawals import Refusal
 from schemas.consent import (
     REFUSALS,
     AuditEntry,
@@ -221,10 +223,11 @@ class ConsentRegistry:
                 self._lock_heads(conn, subjects)
             self._upsert(conn, t.enrolments, enrol_rows, ["subject", "dataset"], update=False)
             facts = case_facts.facts_in(conn, subjects) if case_rows else {}
+            numbered = _numbered(conn, case_rows)
             self._upsert(
                 conn,
                 t.cases,
-                [{**c, **facts[(c["subject"], c["dataset"])].row()} for c in case_rows],
+                [{**c, **facts[(c["subject"], c["dataset"])].row()} for c in numbered],
                 ["dataset", "case_id"],
                 update=False,
             )
@@ -452,23 +455,18 @@ class ConsentRegistry:
             new_events.append(event)
             by_index[i] = event
             rows.append({**payload, "idempotency_key": keys[i], "request_hash": hashes.get(i), "hash": event.hash})
-        refusals = [e.event_id for e in new_events if e.kind in REFUSALS]
+        refusals = [
+            Refusal(row["subject"], row["scope_dataset"], row["scope_purpose"], row["recorded_at"])
+            for row, e in zip(rows, new_events, strict=True)
+            if e.kind in REFUSALS
+        ]
         if fast:
-            # Events, heads, state, case facts and the withdrawal notices in one statement: one round trip.
-            refused = [row for row, e in zip(rows, new_events, strict=True) if e.kind in REFUSALS]
-            pg_append.write(
-                conn,
-                rows,
-                advanced,
-                _newest_state(new_events),
-                case_facts.deltas(new_events),
-                refused,
-                created=recorded,
-            )
+            # Events, heads, state and case facts in one statement: one round trip.
+            pg_append.write(conn, rows, advanced, _newest_state(new_events), case_facts.deltas(new_events))
         else:
             self._write_events(conn, rows, advanced)
             self._update_state(conn, new_events)
-            self._propagate_withdrawals(conn, refusals, moment)
+        self._propagate_withdrawals(conn, refusals, moment)
         return [by_index[i] if i in by_index else _row_to_event(existing[str(key)]) for i, key in enumerate(keys)]
 
     @staticmethod
@@ -527,49 +525,36 @@ class ConsentRegistry:
         conn.execute(upsert.returning(t.state.c.subject), rows)
         case_facts.apply_events(conn, new_events)
 
-    # Membership rows owed to a holder: refusing subject (through the covering subject index of the membership),
-    # release still active when the refusal was recorded, refusal scope covering the release's dataset and
-    # purpose, and not already notified. Run once; the rows are grouped in Python, because a second pass
-    # (find the releases, then INSERT ... SELECT the items) costs the whole join twice.
-    _OWED = text(
-        "SELECT m.release_id, m.release_pseudonym FROM consent_events e"
-        + pg_append.OWED_JOINS
-        + pg_append.OWED_RULE.format(probe="")
-        + " AND e.event_id IN :ids"
-    ).bindparams(bindparam("ids", expanding=True))
-
-    def _propagate_withdrawals(self, conn: Connection, refusal_ids: list[str], moment: datetime) -> None:
-        """Set-based: for every active release holding a refusing subject whose scope covers the release,
-        one notice per release listing the released pseudonyms not already notified."""
-        if not refusal_ids:
-            return
-        owed: list[tuple[str, str]] = []
-        for chunk in _chunks(refusal_ids, 5000):
-            owed.extend(
-                (release_id, pseudonym) for release_id, pseudonym in conn.execute(self._OWED, {"ids": list(chunk)})
-            )
-        self._notify(conn, owed, moment)
+    def _propagate_withdrawals(self, conn: Connection, refusals: Sequence[Refusal], moment: datetime) -> None:
+        """For every active release holding a refusing subject's case whose scope covers the release, one
+        notice per release listing the released pseudonyms not already notified (:mod:`consent.withdrawals`)."""
+        if refusals:
+            self._notify(conn, withdrawals.owed(conn, refusals, self.pseudonymiser.release_secret), moment)
 
     @staticmethod
     def _notify(conn: Connection, owed: Sequence[tuple[str, str]], moment: datetime) -> None:
         """One notice per release of the owed (release, pseudonym) rows, each pseudonym listed once."""
-        found: dict[str, set[str]] = defaultdict(set)  # a set: two refusals of one subject owe a row once
+        grouped: dict[str, set[str]] = defaultdict(set)  # a set: two refusals of one subject owe a row once
         for release_id, pseudonym in owed:
-            found[release_id].add(pseudonym)
-        if not found:
+            grouped[release_id].add(pseudonym)
+        if not grouped:
             return
         created = format_instant(moment)
-        notices = [(str(uuid.uuid4()), release_id) for release_id in sorted(found)]
+        # In key order (notice id, then pseudonym): the items' B-trees then grow at a few points instead of
+        # one random page per pseudonym (a bulk opt-out owed a million rows).
+        notices = sorted((str(uuid.uuid4()), release_id) for release_id in grouped)
         conn.execute(
             t.withdrawal_notices.insert(),
             [{"notice_id": n, "release_id": r, "created_at": created} for n, r in notices],
         )
+        listed = [sorted(grouped[r]) for _, r in notices]
+        counts = [len(p) for p in listed]
         # Items go in as columns (COPY on PostgreSQL): a bulk opt-out can owe hundreds of thousands.
         items = pa.table(
             {
-                "notice_id": [n for n, r in notices for _ in found[r]],
-                "release_id": [r for _, r in notices for _ in found[r]],
-                "release_pseudonym": pa.array([p for _, r in notices for p in found[r]], pa.string()),
+                "notice_id": pa.array(np.repeat(np.array([n for n, _ in notices], dtype=object), counts), pa.string()),
+                "release_id": pa.array(np.repeat(np.array([r for _, r in notices], dtype=object), counts), pa.string()),
+                "release_pseudonym": pa.array([p for names in listed for p in names], pa.string()),
             }
         )
         bulk_insert(conn, t.withdrawal_items.name, items)
@@ -578,11 +563,14 @@ class ConsentRegistry:
         """Re-run propagation for stored refusal events (idempotent: notified pseudonyms are skipped)."""
 
         def work(conn: Connection) -> None:
-            refusals: list[str] = []
+            refusals: list[Refusal] = []
             kinds = [k.value for k in REFUSALS]
+            e = t.events.c
             for chunk in _chunks(list(event_ids)):
-                q = select(t.events.c.event_id).where(t.events.c.event_id.in_(chunk), t.events.c.kind.in_(kinds))
-                refusals.extend(conn.execute(q).scalars())
+                q = select(e.subject, e.scope_dataset, e.scope_purpose, e.recorded_at).where(
+                    e.event_id.in_(chunk), e.kind.in_(kinds)
+                )
+                refusals.extend(Refusal(*row) for row in conn.execute(q))
             self._propagate_withdrawals(conn, refusals, utc(now or now_utc()))
 
         self._retrying(work)
@@ -1012,6 +1000,20 @@ class ConsentRegistry:
 
         result: WithdrawalNotice = self._retrying(work)
         return result
+
+
+def _numbered(conn: Connection, case_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``case_rows`` with fresh case numbers of their datasets (a repeated row that turns out to exist
+    already leaves its number unused: numbers are never reused, gaps are harmless)."""
+    per_dataset: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in case_rows:
+        per_dataset[row["dataset"]].append(row)
+    out: list[dict[str, Any]] = []
+    for dataset in sorted(per_dataset):  # sorted: concurrent enrolments take the counters in one order
+        rows = per_dataset[dataset]
+        first = membership.reserve_case_numbers(conn, dataset, len(rows))
+        out.extend({**row, "case_no": first + i} for i, row in enumerate(rows))
+    return out
 
 
 def _newest_state(new_events: Sequence[ConsentEvent]) -> list[dict[str, Any]]:

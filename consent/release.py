@@ -15,17 +15,17 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from sqlalchemy import Connection, select
 
-from consent import audit
+from consent import audit, release_stream
 from consent import tables as t
-from consent.arrow_scan import scan
+from consent.arrow_scan import scan, stream
 from consent.audit import Actor
-from consent.database import bulk_insert, read_arrow
+from consent.database import read_arrow
 from consent.errors import ConsentError, NotFound
+from consent.membership import MembershipBuilder, chunk_rows
 from consent.registry import ConsentRegistry, now_utc
 from consent.release_filter import (
     CASE_FACTS_SCHEMA,
@@ -33,7 +33,6 @@ from consent.release_filter import (
     PSEUDONYM_SCHEME,
     STATE_SCHEMA,
     arrow_of,
-    filter_current,
     filter_release,
 )
 from schemas.consent import REFUSALS, ReleaseManifest, ReleaseProject, format_instant, purposes, utc
@@ -156,41 +155,96 @@ def _validate(
     return code, mods
 
 
+def _next_case_number(conn: Connection, dataset: str) -> int:
+    q = select(t.case_numbers.c.next_case_no).where(t.case_numbers.c.dataset == dataset)
+    return int(conn.execute(q).scalar_one_or_none() or 0)
+
+
+def _choices(conn: Connection, dataset: str) -> pa.Table:
+    """The current choices (facet ``choice``) of the dataset's subjects: the few a purpose scope may need."""
+    choices = _arrow(
+        conn,
+        "SELECT s.subject, s.facet, s.scope_dataset, s.scope_purpose, s.kind, s.effective_at, s.seq "
+        "FROM consent_state s JOIN consent_enrolments e ON e.subject = s.subject AND e.dataset = :dataset "
+        "WHERE s.facet = 'choice' AND s.scope_dataset IN ('*', :dataset)",
+        {"dataset": dataset},
+        STATE_SCHEMA.names,
+    )
+    return choices.cast(STATE_SCHEMA)
+
+
 def create_release(
     registry: ConsentRegistry,
     application: str,
     dataset: str,
     purpose: str,
-    cases: pa.Table,
+    cases: pa.Table | Path,
     out_dir: Path,
     active_until: date,
     modifiers: list[str] | None = None,
     guid_prefix: str = "dg.TW01",
     who: Actor | None = None,
     project: ReleaseProject | None = None,
+    memory_limit: str = "2GB",
 ) -> ReleaseManifest:
-    """Filter ``cases`` by consent now, write the release files and keep its manifest forever.
+    """Filter ``cases`` (an Arrow table of ``case_id``, or a CSV or Parquet file of them) by consent now,
+    write the release files and keep its manifest forever.
 
     ``project`` (the access application's title, institution, purpose and period) goes into the manifest.
+    The cases stream through DuckDB within ``memory_limit`` (:mod:`consent.release_stream`), so a release
+    of 100 million cases needs no more memory than one of a thousand.
 
     The audit row (``release.create``) commits in the same transaction as the manifest."""
     code, mods = _validate(registry, application, dataset, purpose, modifiers or [], active_until)
     covering = purposes().covering_scopes(code, frozenset(mods))
     release_id = f"{guid_prefix}/{uuid.uuid4()}"
-    # One transaction: checkpoint, decision time and the state read see the same ledger.
-    with registry.engine.begin() as conn:
-        checkpoint = registry.checkpoint(conn)
-        at = now_utc()
-        members, choices = load_current(conn, dataset)
     secret = registry.pseudonymiser.release_secret(release_id)
-    decided = filter_current(cases, members, choices, dataset, covering, registry.policy, at, secret)
-    files = _write_files(decided, out_dir)
-    # Counted in Arrow: a Python string per case would cost seconds at 10 million cases.
-    counts = pc.value_counts(decided.column("reason").combine_chunks())
-    reasons = dict(zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True))
-    permitted = decided.filter(decided.column("permit"))
-    excluded = {r: n for r, n in sorted(reasons.items()) if r not in PERMIT_REASONS and r != UNKNOWN}
-    unknown = decided.filter(pc.equal(decided.column("reason"), UNKNOWN)).column("case_id").to_pylist()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = ReleaseFiles(
+        released=out_dir / "released_cases.csv",
+        custodian_map=out_dir / "custodian_map.csv",
+        unknown=out_dir / "unknown_cases.csv",
+        manifest=out_dir / "manifest.json",
+    )
+    params = {"dataset": dataset}
+    with registry.engine.connect() as conn:
+        # Checkpoint, decision time and the start of the case scan see the same ledger: the transaction
+        # (on SQLite its write lock) is held until the scan's snapshot is taken, then let go, so appends
+        # wait for the start of a national release, not for all of it.
+        transaction = conn.begin()
+        try:
+            checkpoint = registry.checkpoint(conn)
+            at = now_utc()
+            numbers = _next_case_number(conn, dataset)
+            choices = _choices(conn, dataset)
+
+            def opened() -> None:
+                if transaction.is_active:
+                    transaction.commit()
+
+            columns, decision = release_stream.member_columns(registry.policy, at)
+            members = stream(
+                conn, "consent_cases", release_stream.MEMBER_SCHEMA, "dataset = :dataset",
+                {**params, **decision}, columns, on_open=opened,
+            )  # fmt: skip
+            decided = release_stream.decide(
+                members,
+                lambda: stream(conn, "consent_cases", release_stream.IDS_SCHEMA, "dataset = :dataset", params),
+                cases,
+                choices,
+                dataset,
+                covering,
+                secret,
+                numbers,
+                out_dir,
+                memory_limit=memory_limit,
+            )
+        finally:
+            if transaction.is_active:
+                transaction.commit()
+    outcome = release_stream.finish(decided, files.released, files.custodian_map)
+    pacsv.write_csv(pa.table({"case_id": pa.array(outcome.unknown, pa.string())}), files.unknown)
+    excluded = {r: n for r, n in sorted(outcome.counts.items()) if r not in PERMIT_REASONS and r != UNKNOWN}
     manifest = ReleaseManifest(
         release_id=release_id,
         application=application,
@@ -201,47 +255,28 @@ def create_release(
         decided_at=at,
         active_until=active_until,
         ledger_checkpoint_hash=checkpoint,
-        cases_in=decided.num_rows,
-        cases_out=permitted.num_rows,
+        cases_in=outcome.cases_in,
+        cases_out=outcome.cases_out,
         excluded=excluded,
-        unknown_case_ids=sorted(unknown),
+        unknown_case_ids=outcome.unknown,
         output_file=files.released.name,
-        output_sha256=_sha256(files.released),
+        output_sha256=outcome.released_sha256,
         pseudonym_scheme=PSEUDONYM_SCHEME,
         project=project,
     )
     files.manifest.write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
-    _store(registry, manifest, covering, permitted, at, who or Actor.process())
+    _store(registry, manifest, covering, outcome.membership, at, who or Actor.process())
     return manifest
-
-
-def _write_files(decided: pa.Table, out_dir: Path) -> ReleaseFiles:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    files = ReleaseFiles(
-        released=out_dir / "released_cases.csv",
-        custodian_map=out_dir / "custodian_map.csv",
-        unknown=out_dir / "unknown_cases.csv",
-        manifest=out_dir / "manifest.json",
-    )
-    permitted = decided.filter(decided.column("permit")).sort_by("release_pseudonym")
-    pacsv.write_csv(permitted.select(["release_pseudonym"]), files.released)
-    pacsv.write_csv(permitted.select(["case_id", "release_pseudonym"]), files.custodian_map)
-    unknown = decided.filter(pc.equal(decided.column("reason"), UNKNOWN)).select(["case_id"])
-    unknown = unknown.cast(pa.schema([("case_id", pa.string())]))  # the current path dictionary-encodes ids
-    pacsv.write_csv(unknown.sort_by("case_id"), files.unknown)
-    return files
 
 
 def _store(
     registry: ConsentRegistry,
     manifest: ReleaseManifest,
     covering: frozenset[str],
-    permitted: pa.Table,
+    members: MembershipBuilder,
     at: datetime,
     who: Actor,
 ) -> None:
-    members = permitted.select(["case_id", "subject", "release_pseudonym"])
-    members = members.append_column("release_id", pa.array([manifest.release_id] * members.num_rows, pa.string()))
     with registry.engine.begin() as conn:
         conn.execute(
             t.releases.insert().values(
@@ -267,7 +302,9 @@ def _store(
         conn.execute(
             t.release_scopes.insert(), [{"release_id": manifest.release_id, "scope_purpose": c} for c in covering]
         )
-        bulk_insert(conn, t.release_members.name, members)
+        rows = chunk_rows(manifest.release_id, members)
+        for start in range(0, len(rows), 500):
+            conn.execute(t.release_chunks.insert(), rows[start : start + 500])
         # Refusals recorded after the decision but before this commit must still reach the holder.
         late = (
             conn.execute(

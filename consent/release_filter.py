@@ -264,8 +264,8 @@ CASE_FACTS_SCHEMA = pa.schema(
 )
 """The ``consent_cases`` rows of a dataset as stored (facts: :mod:`consent.case_facts`)."""
 
-_CODE = {r: i for i, r in enumerate(REASONS)}
-_LOOK = 32  # flag on a case's code: its subject has a choice that may apply, decided in the second query
+CODE = {r: i for i, r in enumerate(REASONS)}
+LOOK = 32  # flag on a case's code: its subject has a choice that may apply, decided in the second query
 _REASON_ARROW = pa.dictionary(pa.uint8(), pa.string())
 
 # Why this shape: the baseline of a release is one hash join of the requested ids with the dataset's
@@ -274,28 +274,31 @@ _REASON_ARROW = pa.dictionary(pa.uint8(), pa.string())
 # whose subject made a choice scoped to one purpose are looked up among the choices, in a second query.
 # Out come a row position and a one-byte code per case; ids, subjects and pseudonyms are then taken from
 # the inputs by position.
-_CHOICE_CODES = " ".join(f"WHEN '{k.value}' THEN {_CODE[k.value]}" for k in sorted(CHOICES))
-_CURRENT_SQL = f"""
-SELECT idx, code FROM (SELECT idx, case_id, CAST(CASE
-  WHEN category IS NULL OR enrolled_us > $at_us THEN {_CODE["not_enrolled"]}
-  WHEN NOT $deceased_permits AND deceased THEN {_CODE["deceased"]}
-  ELSE (CASE WHEN purpose_choice THEN {_LOOK} ELSE 0 END) + CASE
+_CHOICE_CODES = " ".join(f"WHEN '{k.value}' THEN {CODE[k.value]}" for k in sorted(CHOICES))
+DECISION_SQL = f"""CAST(CASE
+  WHEN category IS NULL OR enrolled_us > $at_us THEN {CODE["not_enrolled"]}
+  WHEN NOT $deceased_permits AND deceased THEN {CODE["deceased"]}
+  ELSE (CASE WHEN purpose_choice THEN {LOOK} ELSE 0 END) + CASE
     WHEN choice_kind IS NOT NULL THEN CASE choice_kind {_CHOICE_CODES} END
-    WHEN category = 'A' THEN {_CODE["no_consent"]}
-    WHEN category = 'B' THEN {_CODE["category_b_default"]}
-    WHEN notice_sent_us IS NULL THEN {_CODE["notice_not_sent"]}
-    WHEN $undelivered_denies AND notice_undelivered_us >= notice_sent_us THEN {_CODE["notice_undelivered"]}
-    WHEN notice_sent_us > $cutoff_us THEN {_CODE["notice_period_running"]}
-    ELSE {_CODE["category_c_notice_period_passed"]}
+    WHEN category = 'A' THEN {CODE["no_consent"]}
+    WHEN category = 'B' THEN {CODE["category_b_default"]}
+    WHEN notice_sent_us IS NULL THEN {CODE["notice_not_sent"]}
+    WHEN $undelivered_denies AND notice_undelivered_us >= notice_sent_us THEN {CODE["notice_undelivered"]}
+    WHEN notice_sent_us > $cutoff_us THEN {CODE["notice_period_running"]}
+    ELSE {CODE["category_c_notice_period_passed"]}
   END
-END AS UTINYINT) AS code
+END AS UTINYINT)"""
+"""A case's reason code from the facts on its row (``LOOK`` added when a purpose-scoped choice may apply)."""
+
+_CURRENT_SQL = f"""
+SELECT idx, code FROM (SELECT idx, case_id, {DECISION_SQL} AS code
 FROM members)  -- decided below the join, so that the join carries two narrow columns, not eight
 WHERE case_id IN (SELECT CAST(case_id AS VARCHAR) FROM cases)
 """
 
 # The winning choice per looked-up case: latest effective time, then the broader scope, then the later event.
-_CHOICE_SQL = f"""
-SELECT s.pos, CAST(arg_max(CASE c.kind {" ".join(f"WHEN '{k.value}' THEN {_CODE[k.value]}" for k in CHOICES)} END,
+CHOICE_SQL = f"""
+SELECT s.pos, CAST(arg_max(CASE c.kind {" ".join(f"WHEN '{k.value}' THEN {CODE[k.value]}" for k in CHOICES)} END,
        (c.effective_at, 2 - CAST(c.scope_dataset <> '*' AS INTEGER) - CAST(c.scope_purpose <> '*' AS INTEGER), c.seq))
        AS UTINYINT) AS code
 FROM looked s JOIN choices c ON c.subject = s.subject
@@ -309,8 +312,8 @@ SELECT DISTINCT r.case_id FROM (SELECT CAST(case_id AS VARCHAR) AS case_id FROM 
 WHERE NOT EXISTS (SELECT 1 FROM members m WHERE m.case_id = r.case_id)
 """
 
-_PERMITTED = np.zeros(len(REASONS), dtype=bool)
-_PERMITTED[[_CODE[r] for r in PERMIT_REASONS]] = True
+PERMITTED = np.zeros(len(REASONS), dtype=bool)
+PERMITTED[[CODE[r] for r in PERMIT_REASONS]] = True
 
 
 def _reasons(codes: np.ndarray) -> pa.DictionaryArray:
@@ -390,8 +393,8 @@ def filter_current(
         codes = _pooled(decided.num_rows, np.uint8)
         _concatenate(decided.column("idx"), rows)
         _concatenate(decided.column("code"), codes)
-        look = np.nonzero(codes >= _LOOK)[0]
-        codes &= _LOOK - 1
+        look = np.nonzero(codes >= LOOK)[0]
+        codes &= LOOK - 1
         if len(look):
             looked = pa.table(
                 {
@@ -402,12 +405,12 @@ def filter_current(
             db.register("looked", looked)
             db.register("choices", choices)
             try:
-                found = arrow_of(db.sql(_CHOICE_SQL, params={"dataset": dataset, "covering": sorted(covering)}))
+                found = arrow_of(db.sql(CHOICE_SQL, params={"dataset": dataset, "covering": sorted(covering)}))
             finally:
                 db.unregister("looked")
                 db.unregister("choices")
             codes[found.column("pos").to_numpy()] = found.column("code").to_numpy()
-        permit = np.take(_PERMITTED, codes, out=_pooled(len(codes), np.bool_))
+        permit = np.take(PERMITTED, codes, out=_pooled(len(codes), np.bool_))
         unknown = (
             _one_chunk(arrow_of(db.sql(_UNKNOWN_CURRENT_SQL)).column("case_id"))
             if len(rows) < cases.num_rows
@@ -448,7 +451,7 @@ def filter_current(
             {
                 "case_id": _positions(np.arange(len(unknown), dtype=np.int32), unknown.cast(pa.string())),
                 "subject": _positions(None, pa.array([], pa.string()), len(unknown)),
-                "reason": _reasons(np.full(len(unknown), _CODE["unknown_case"], np.uint8)),
+                "reason": _reasons(np.full(len(unknown), CODE["unknown_case"], np.uint8)),
                 "permit": pa.array(np.zeros(len(unknown), dtype=bool)),
                 "release_pseudonym": pa.nulls(len(unknown), pa.string()),
             }

@@ -39,6 +39,11 @@ class ConsentSettings(BaseSettings):
     notice_period_days: int = Field(default=30, ge=0, description="days a category C notice must age")
     undelivered_notice_denies: bool = Field(default=True, description="an undelivered C notice excludes")
     deceased_permits: bool = Field(default=True, description="deceased subjects stay included")
+    release_memory_limit: str = Field(
+        default="2GB",
+        pattern=r"^[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|KiB|MiB|GiB)$",
+        description="DuckDB's memory budget while a release is decided (it spills to disk beyond it), e.g. 2GB",
+    )
 
     portal_code_valid_days: int = Field(default=90, ge=1, description="days a letter's access code can sign in")
     portal_max_failures: int = Field(

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Column,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     SmallInteger,
     String,
@@ -46,6 +47,9 @@ cases = Table(
     Column("dataset", GUID, primary_key=True),
     Column("case_id", String(200), primary_key=True),
     Column("subject", HEX, nullable=False),
+    # The case's number in its dataset (from consent_case_numbers, never reused): releases store their
+    # membership as bitmaps over these numbers (consent.membership). Set by every enrolment path.
+    Column("case_no", BigInteger),
     # Facts of the case's enrolment and its subject's state that a release decides on, kept equal to
     # consent.case_facts.facts_of by the registry (times in epoch microseconds, see case_facts).
     Column("category", String(1)),
@@ -59,6 +63,14 @@ cases = Table(
     Column("choice_seq", Integer),
     Column("purpose_choice", Boolean, nullable=False, server_default=false()),
     Index("ix_consent_cases_subject", "subject"),
+    Index("ux_consent_cases_dataset_case_no", "dataset", "case_no", unique=True),
+)
+
+case_numbers = Table(
+    "consent_case_numbers",
+    metadata,
+    Column("dataset", GUID, primary_key=True),
+    Column("next_case_no", BigInteger, nullable=False),  # the first number not yet given to a case
 )
 
 events = Table(
@@ -178,16 +190,16 @@ release_scopes = Table(
     Column("scope_purpose", String(32), primary_key=True),
 )
 
-release_members = Table(
-    "consent_release_members",
+release_chunks = Table(
+    "consent_release_chunks",
     metadata,
+    # A release's membership: for each run of 65,536 case numbers of its dataset holding a released case,
+    # the run's bitmap, compressed (consent.membership). A national release of 100 million cases is 1,526
+    # rows of a few kilobytes, where a row per case cost minutes and gigabytes; the release pseudonym is a
+    # keyed function of the case id, so it is recomputed when a withdrawal notice names it.
     Column("release_id", String(200), primary_key=True),
-    Column("case_id", String(200), primary_key=True),
-    Column("subject", HEX, nullable=False),
-    Column("release_pseudonym", String(32), nullable=False),
-    # Covering: withdrawal propagation finds a refusing subject's releases and pseudonyms from the index
-    # alone, without a random read of the (very large) table per membership row.
-    Index("ix_consent_release_members_subject_cover", "subject", "release_id", "release_pseudonym"),
+    Column("chunk", Integer, primary_key=True),
+    Column("bits", LargeBinary, nullable=False),
 )
 
 withdrawal_notices = Table(
@@ -227,4 +239,10 @@ audit_log = Table(
     Index("ix_consent_audit_log_at", "at"),
 )
 
-APPEND_ONLY_TABLES = ("consent_events", "consent_checkpoints", "consent_releases", "consent_audit_log")
+APPEND_ONLY_TABLES = (
+    "consent_events",
+    "consent_checkpoints",
+    "consent_releases",
+    "consent_release_chunks",
+    "consent_audit_log",
+)

@@ -13,11 +13,12 @@ from sqlalchemy.exc import DatabaseError
 
 from consent.case_facts import COLUMNS
 from consent.database import create_schema, make_engine
+from consent.membership import members
 from consent.tables import metadata
 
 
-def _member_indexes(engine: Engine) -> set[str | None]:
-    return {ix["name"] for ix in inspect(engine).get_indexes("consent_release_members")}
+def _tables(engine: Engine) -> set[str]:
+    return set(inspect(engine).get_table_names())
 
 
 def _version(engine: Engine) -> str | None:
@@ -32,23 +33,44 @@ def _drift(conn: Connection) -> list[Any]:
 
 
 def _as_made_before_alembic(engine: Engine) -> None:
-    """What ``create_all`` of the first versions left: no version table, cases without their facts, the
-    older membership index."""
+    """What ``create_all`` of the first versions left: no version table, cases without their facts or
+    numbers, a release's membership as a row per case behind the older index."""
     create_schema(engine)
     with engine.begin() as conn:
         conn.execute(text("DROP TABLE consent_alembic_version"))
-        conn.execute(text("DROP INDEX ix_consent_release_members_subject_cover"))
-        conn.execute(text("CREATE INDEX ix_consent_release_members_subject ON consent_release_members (subject)"))
-        for column in COLUMNS:
+        conn.execute(text("DROP TABLE consent_release_chunks"))
+        conn.execute(text("DROP TABLE consent_case_numbers"))
+        conn.execute(text("DROP INDEX ux_consent_cases_dataset_case_no"))
+        for column in (*COLUMNS, "case_no"):
             conn.execute(text(f"ALTER TABLE consent_cases DROP COLUMN {column}"))
-        conn.execute(text("INSERT INTO consent_cases (dataset, case_id, subject) VALUES ('d', 'c1', 's1')"))
+        conn.execute(
+            text(
+                "CREATE TABLE consent_release_members (release_id VARCHAR(200) NOT NULL, "
+                "case_id VARCHAR(200) NOT NULL, subject VARCHAR(64) NOT NULL, "
+                "release_pseudonym VARCHAR(32) NOT NULL, PRIMARY KEY (release_id, case_id))"
+            )
+        )
+        conn.execute(text("CREATE INDEX ix_consent_release_members_subject ON consent_release_members (subject)"))
+        conn.execute(
+            text(
+                "INSERT INTO consent_cases (dataset, case_id, subject) "
+                "VALUES ('d', 'c1', 's1'), ('d', 'c0', 's0'), ('e', 'c1', 's1')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO consent_releases VALUES "
+                "('r1', 'APP-1', 'd', 'HMB', '2099-01-01T00:00:00.000000Z', '2020-01-01T00:00:00.000000Z', '{}')"
+            )
+        )
+        conn.execute(text("INSERT INTO consent_release_members VALUES ('r1', 'c1', 's1', 'p1')"))
 
 
 def _check(url: str) -> None:
     engine = make_engine(url)
     try:
         create_schema(engine)
-        assert _version(engine) == "0004"
+        assert _version(engine) == "0005"
         with engine.connect() as conn:  # the migrations make exactly the tables the code declares
             assert _drift(conn) == []
         with engine.begin() as conn:
@@ -62,15 +84,27 @@ def _check(url: str) -> None:
             conn.execute(text("DELETE FROM consent_checkpoints"))
 
         _as_made_before_alembic(engine)
-        assert _member_indexes(engine) == {"ix_consent_release_members_subject"}
+        assert "consent_release_members" in _tables(engine)
         create_schema(engine)
         create_schema(engine)  # a second start changes nothing
-        assert _version(engine) == "0004"
-        assert _member_indexes(engine) == {"ix_consent_release_members_subject_cover"}
+        assert _version(engine) == "0005"
+        assert "consent_release_members" not in _tables(engine)
         with engine.connect() as conn:
             assert _drift(conn) == []
-            kept = conn.execute(text("SELECT case_id, deceased, purpose_choice FROM consent_cases")).all()
-        assert [tuple(r) for r in kept] == [("c1", False, False)]  # the row survived, its facts were added
+            kept = conn.execute(
+                text("SELECT dataset, case_id, case_no, deceased, purpose_choice FROM consent_cases ORDER BY 1, 2")
+            ).all()
+            chunks = conn.execute(text("SELECT chunk, bits FROM consent_release_chunks WHERE release_id = 'r1'")).all()
+            numbered = conn.execute(text("SELECT dataset, next_case_no FROM consent_case_numbers")).all()
+            counters = {str(d): int(n) for d, n in numbered}
+        # the rows survived with their facts added, numbered in their dataset by case id
+        assert [tuple(r) for r in kept] == [
+            ("d", "c0", 0, False, False),
+            ("d", "c1", 1, False, False),
+            ("e", "c1", 0, False, False),
+        ]
+        assert counters == {"d": 2, "e": 1}
+        assert members([(c, bytes(b)) for c, b in chunks]).tolist() == [1]  # the member row became its bit
     finally:
         engine.dispose()
 
