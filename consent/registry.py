@@ -297,6 +297,12 @@ class ConsentRegistry:
         with self.engine.connect() as conn:
             return {d for (d,) in conn.execute(select(t.enrolments.c.dataset).distinct())}
 
+    def knows_dataset(self, dataset: str) -> bool:
+        """Whether anyone is enrolled in ``dataset`` (one probe of the dataset index, whatever the size)."""
+        with self.engine.connect() as conn:
+            q = select(t.enrolments.c.dataset).where(t.enrolments.c.dataset == dataset).limit(1)
+            return conn.execute(q).first() is not None
+
     # --- events ------------------------------------------------------------------------------------
 
     def check_requests(

@@ -146,7 +146,7 @@ def _validate(
     wrong = [m for m in mods if not vocab.is_modifier(m)]
     if wrong:
         raise ConsentError(f"{', '.join(wrong)} are purposes, not modifiers (modifiers: NCU, NPU)")
-    if dataset not in registry.known_datasets():
+    if not registry.knows_dataset(dataset):
         raise ConsentError(
             f"unknown dataset {dataset}: nobody is enrolled in it in this registry; enrol its subjects first"
         )
