@@ -29,7 +29,7 @@ import numpy as np
 import psutil
 import psycopg
 import pyarrow as pa
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from consent import tables as consent_tables
 from consent.case_facts import micros
@@ -492,10 +492,10 @@ def bench_api_appends(
 # --- 3. withdrawal propagation ----------------------------------------------------------------------------
 
 
-def _load_releases(url: str, releases: int, members: int, pool: int, holders: int) -> int:
+def _load_releases(url: str, releases: int, members: int, pool: int, holders: np.ndarray) -> int:
     """``releases`` active releases of ``members`` random case numbers of ``pool`` each, written straight into
-    the registry's tables as bitmaps (bench setup: no release is decided). The first ``holders`` numbers are
-    the opted-out people's cases; returns how many (release, case) pairs they owe, counted in numpy."""
+    the registry's tables as bitmaps (bench setup: no release is decided). ``holders`` are the case numbers
+    of the opted-out people; returns how many (release, case) pairs they owe, counted in numpy."""
     rows, scopes = _release_rows(releases)
     rnd = np.random.default_rng(7)
     owed = 0
@@ -511,7 +511,7 @@ def _load_releases(url: str, releases: int, members: int, pool: int, holders: in
             )
             for r in range(releases):
                 picked = rnd.choice(pool, members, replace=False)
-                owed += int(np.count_nonzero(picked < holders))
+                owed += int(np.count_nonzero(np.isin(picked, holders, assume_unique=True)))
                 builder = MembershipBuilder(pool)
                 builder.add(picked)
                 conn.execute(consent_tables.release_chunks.insert(), chunk_rows(f"rel-{r}", builder))
@@ -542,8 +542,10 @@ def _bare_reads(url: str, subjects: list[str]) -> float:
         engine.dispose()
 
 
-def _enrol_holders(registry: ConsentRegistry, subjects: list[str]) -> None:
-    """Each refusing person enrolled with one case, numbered 0, 1, … in this order."""
+def _enrol_holders(registry: ConsentRegistry, subjects: list[str], pool: int) -> np.ndarray:
+    """Each refusing person enrolled with one case; the cases then renumbered to random numbers of ``pool``
+    (as a national registry's opt-outs fall anywhere in it) and the dataset's counter set past the pool.
+    Returns the numbers, in ``subjects``' order."""
     for first in range(0, len(subjects), 20_000):
         registry.enrol(
             [
@@ -551,6 +553,18 @@ def _enrol_holders(registry: ConsentRegistry, subjects: list[str]) -> None:
                 for i, s in enumerate(subjects[first : first + 20_000])
             ]
         )
+    numbers = np.random.default_rng(5).choice(pool, len(subjects), replace=False)
+    cases = consent_tables.cases.c
+    with registry.engine.begin() as conn:
+        conn.execute(consent_tables.cases.update().where(cases.dataset == DATASET).values(case_no=-1 - cases.case_no))
+        conn.execute(
+            consent_tables.cases.update()
+            .where(cases.dataset == DATASET, cases.case_id == bindparam("c"))
+            .values(case_no=bindparam("n")),
+            [{"c": f"case-{i}", "n": int(n)} for i, n in enumerate(numbers)],
+        )
+        conn.execute(consent_tables.case_numbers.update().values(next_case_no=pool))
+    return numbers
 
 
 def bench_withdrawals(releases: int, members: int, opt_out_count: int, data_dir: Path) -> None:
@@ -560,11 +574,11 @@ def bench_withdrawals(releases: int, members: int, opt_out_count: int, data_dir:
     pool = max(releases * members // 10, opt_out_count)
     opt_outs = [f"{p:064x}" for p in random.Random(3).sample(range(10 * pool), opt_out_count)]
     registry = ConsentRegistry.from_settings(ConsentSettings(data_dir=data_dir))
-    _enrol_holders(registry, opt_outs)
+    holders = _enrol_holders(registry, opt_outs, pool)
     requests = [EventRequest(subject=s, kind=EventKind.OPTED_OUT, channel="portal") for s in opt_outs]
     append_seconds, events = timed(lambda: registry.append(requests))
     url = str(registry.engine.url)
-    build_seconds, owed = timed(lambda: _load_releases(url, releases, members, pool, opt_out_count))
+    build_seconds, owed = timed(lambda: _load_releases(url, releases, members, pool, holders))
     seconds, _ = timed(lambda: registry.propagate_withdrawals([e.event_id for e in events]))
     bare_seconds = _bare_reads(url, opt_outs)  # after ours, so the baseline gets the warmer cache
     notices = registry.withdrawal_notices()
@@ -618,11 +632,12 @@ def _appended_pg(
     url = _fresh_pg_database(admin_url)
     try:
         registry = ConsentRegistry.from_settings(ConsentSettings(data_dir=data_dir, consent_database_url=url))
-        _enrol_holders(registry, opt_outs)
+        pool = releases[2] if releases else len(opt_outs)
+        holders = _enrol_holders(registry, opt_outs, pool)
         owed = 0
         build_seconds = 0.0
         if releases:
-            build_seconds, owed = timed(lambda: _load_releases(url, *releases, len(opt_outs)))
+            build_seconds, owed = timed(lambda: _load_releases(url, *releases, holders))
             with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
                 conn.execute("VACUUM ANALYZE")  # as autovacuum leaves tables some time after a bulk load
         requests = [EventRequest(subject=s, kind=EventKind.OPTED_OUT, channel="portal") for s in opt_outs]
