@@ -653,16 +653,25 @@ def _releases_of(conn: Connection, subject: str, secret_of: Callable[[str], byte
             secret_of(release_id), schemes.get(release_id) or withdrawals.CMAC_SCHEME, held[release_id]
         )
     ]
+    # The notices of those releases (few), then which of them name this person's pseudonyms (by key).
+    n = t.withdrawal_notices.c
+    sent: dict[str, tuple[str, str, str | None]] = {}
+    for start in range(0, len(ids), 1000):
+        q = select(n.notice_id, n.release_id, n.created_at, n.acknowledged_at).where(
+            n.release_id.in_(ids[start : start + 1000])
+        )
+        for notice_id, release_id, created, acked in conn.execute(q):
+            sent[notice_id] = (release_id, created, acked)
+    mine: dict[str, list[str]] = defaultdict(list)
+    for release_id, pseudonym in pairs:
+        mine[release_id].append(pseudonym)
+    wanted = [(notice_id, p) for notice_id, (release_id, _, _) in sent.items() for p in mine[release_id]]
     notices: dict[str, dict[str, NoticeState]] = defaultdict(dict)
     i = t.withdrawal_items.c
-    for start in range(0, len(pairs), 1000):
-        q = (
-            select(i.release_id, t.withdrawal_notices.c.notice_id, t.withdrawal_notices.c.created_at)
-            .add_columns(t.withdrawal_notices.c.acknowledged_at)
-            .join(t.withdrawal_notices, t.withdrawal_notices.c.notice_id == i.notice_id)
-            .where(tuple_(i.release_id, i.release_pseudonym).in_(pairs[start : start + 1000]))
-        )
-        for release_id, notice_id, created, acked in conn.execute(q):
+    for start in range(0, len(wanted), 1000):
+        named = select(i.notice_id).where(tuple_(i.notice_id, i.release_pseudonym).in_(wanted[start : start + 1000]))
+        for (notice_id,) in conn.execute(named):
+            release_id, created, acked = sent[notice_id]
             notices[release_id][notice_id] = NoticeState(notice_id, parse_instant(created), _at(acked))
     uses: list[ReleaseUse] = []
     for start in range(0, len(ids), 1000):

@@ -89,9 +89,10 @@ def pseudonyms(secret: bytes, scheme: str, case_ids: Sequence[str]) -> list[str]
     return [release_pseudonym(secret, c, scheme) for c in case_ids]
 
 
-_ITEMS = text("SELECT release_id, release_pseudonym FROM consent_withdrawal_items WHERE release_id IN :ids").bindparams(
-    bindparam("ids", expanding=True)
-)
+_ITEMS = text(
+    "SELECT n.release_id, i.release_pseudonym FROM consent_withdrawal_notices n "
+    "JOIN consent_withdrawal_items i ON i.notice_id = n.notice_id WHERE n.release_id IN :ids"
+).bindparams(bindparam("ids", expanding=True))
 
 
 def _already(conn: Connection, release_ids: Sequence[str]) -> dict[str, set[str]]:

@@ -2,7 +2,8 @@
 
 Every case gets its number in its dataset (by case id, from 0), the counter of each dataset is kept in
 ``consent_case_numbers``, and each release's ``consent_release_members`` rows become bitmap rows in
-``consent_release_chunks`` (see :mod:`consent.membership`); the per-case table is then dropped. Release
+``consent_release_chunks`` (see :mod:`consent.membership`); the per-case table is then dropped, and so is
+the withdrawal items' index by release (their notice names the release). Release
 pseudonyms are recomputed from the case id with the release's own secret whenever they are needed.
 
 Revision ID: 0005
@@ -95,6 +96,11 @@ def upgrade() -> None:
                 bind.execute(sa.text(insert), rows)
         op.drop_index("ix_consent_release_members_subject_cover", table_name="consent_release_members", if_exists=True)
         op.drop_table("consent_release_members")
+    # A notice names one release: its items are found through it, and a second index only slowed inserts.
+    if "ix_consent_withdrawal_items_release" in {
+        ix["name"] for ix in inspector.get_indexes("consent_withdrawal_items")
+    }:
+        op.drop_index("ix_consent_withdrawal_items_release", table_name="consent_withdrawal_items")
     for statement in append_only_ddl(bind.dialect.name, ("consent_release_chunks",)):
         op.execute(statement)
 
