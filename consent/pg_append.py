@@ -2,8 +2,8 @@
 
 A batch costs two statements whatever its size: one reads what the batch needs (stored events of its
 idempotency keys, enrolments, chain heads, the heads created if new and row-locked), one writes it (event
-rows, advanced heads, the materialised state and the case facts); a batch with refusals adds the
-withdrawal notices they owe (:mod:`consent.withdrawals`).
+rows, advanced heads, the materialised state, the case facts and Table 7's counts); a batch with
+refusals adds the withdrawal notices they owe (:mod:`consent.withdrawals`).
 Each takes its values as one JSON text parameter and answers in JSON: psycopg's
 per-parameter and per-array work in Python cost more than the statements themselves, and a fixed, short
 text is parsed once by psycopg and prepared once per connection by PostgreSQL. The decisions (checks, seq,
@@ -25,6 +25,8 @@ from typing import Any, NamedTuple
 import psycopg
 from sqlalchemy import Connection
 from sqlalchemy import exc as sa_exc
+
+from consent.report_counts import PG_TALLY
 
 # The columns an event row holds (the table's own ``id`` is left to its sequence).
 EVENT_COLUMNS = {
@@ -136,7 +138,7 @@ WITH added AS (
     INSERT INTO consent_events ({_NAMES})
     SELECT {_NAMES} FROM json_to_recordset(%(events)s::json)
         AS v({", ".join(f"{c} {kind}" for c, kind in EVENT_COLUMNS.items())})
-),{_STATE},{_FACTS},
+),{_STATE},{_FACTS},{PG_TALLY},
 moved AS (
     -- every head exists and is locked by this transaction (_PREPARE), so each row takes the conflict branch:
     -- an upsert finds its rows through the unique index by construction, where an UPDATE ... FROM is a join

@@ -26,7 +26,7 @@ from sqlalchemy import Connection, Engine, and_, func, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from consent import audit, case_facts, membership, pg_append, withdrawals
+from consent import audit, case_facts, membership, pg_append, report_counts, withdrawals
 from consent import tables as t
 from consent.audit import Actor
 from consent.checkpoints import (
@@ -470,6 +470,7 @@ class ConsentRegistry:
             # Events, heads, state and case facts in one statement: one round trip.
             pg_append.write(conn, rows, advanced, _newest_state(new_events), case_facts.deltas(new_events))
         else:
+            self._count_for_report(conn, new_events)  # before the write: "first" means among stored events
             self._write_events(conn, rows, advanced)
             self._update_state(conn, new_events)
         self._propagate_withdrawals(conn, refusals, moment)
@@ -497,6 +498,37 @@ class ConsentRegistry:
         conn.execute(
             advance.returning(t.chain_heads.c.subject),
             [{"subject": s, "seq": seq, "hash": h} for s, (seq, h) in heads.items()],
+        )
+
+    def _count_for_report(self, conn: Connection, new_events: list[ConsentEvent]) -> None:
+        """Add the batch's first events of a reported kind to Table 7's counts (the general path; PostgreSQL's
+        write does it in SQL, ``report_counts.PG_TALLY``). Runs under the batch's chain-head locks."""
+        reported = {k.value for k in report_counts.REPORTED}
+        subjects = sorted({e.subject for e in new_events if e.kind.value in reported})
+        if not subjects:
+            return
+        stored: list[tuple[str, str, str | None]] = []
+        for chunk in _chunks(subjects):
+            # By subject only (its few events, through the (subject, seq) key), kinds filtered here: a kind
+            # in the WHERE clause lets SQLite's planner pick the (kind, institution) index and walk every
+            # notice of the ledger.
+            q = select(t.events.c.subject, t.events.c.kind, t.events.c.institution).where(t.events.c.subject.in_(chunk))
+            stored.extend((r.subject, r.kind, r.institution) for r in conn.execute(q) if r.kind in reported)
+        added = report_counts.increments(stored, ((e.subject, e.kind.value, e.institution) for e in new_events))
+        if not added:
+            return
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(t.report_counts)
+        upsert = stmt.on_conflict_do_update(
+            index_elements=["slot", "overall", "institution", "kind"],
+            set_={"subjects": t.report_counts.c.subjects + stmt.excluded.subjects},
+        )
+        conn.execute(
+            upsert,
+            [
+                {"slot": 0, "overall": overall, "institution": institution, "kind": kind, "subjects": n}
+                for (overall, institution, kind), n in sorted(added.items())
+            ],
         )
 
     def _lock_heads(self, conn: Connection, subjects: list[str]) -> dict[str, tuple[int, str]]:
@@ -721,22 +753,19 @@ class ConsentRegistry:
             EventKind.DECEASED.value: "deceased",
         }
         counts: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(kinds.values(), 0))
+        overall = dict.fromkeys(kinds.values(), 0)
+        # Kept by every append (consent.report_counts): a read of a few rows per institution, whatever the
+        # ledger's size. Writers add to their own slot's rows, so the slots are summed.
+        q = select(
+            t.report_counts.c.overall,
+            t.report_counts.c.institution,
+            t.report_counts.c.kind,
+            func.sum(t.report_counts.c.subjects),
+        ).group_by(t.report_counts.c.overall, t.report_counts.c.institution, t.report_counts.c.kind)
         with self.engine.connect() as conn:
-            q = (
-                select(t.events.c.institution, t.events.c.kind, func.count(func.distinct(t.events.c.subject)))
-                .where(t.events.c.kind.in_(list(kinds)))
-                .group_by(t.events.c.institution, t.events.c.kind)
-            )
-            for inst, kind, n in conn.execute(q):
-                counts[inst or "(none)"][kinds[kind]] = int(n)
-            q_all = (
-                select(t.events.c.kind, func.count(func.distinct(t.events.c.subject)))
-                .where(t.events.c.kind.in_(list(kinds)))
-                .group_by(t.events.c.kind)
-            )
-            overall = dict.fromkeys(kinds.values(), 0)
-            for kind, n in conn.execute(q_all):
-                overall[kinds[kind]] = int(n)
+            for is_overall, inst, kind, n in conn.execute(q):
+                if kind in kinds:
+                    (overall if is_overall else counts[inst or "(none)"])[kinds[kind]] = int(n)
         out = [_report_row(inst, c) for inst, c in sorted(counts.items())]
         out.append(_report_row("ALL", overall))
         return out

@@ -117,6 +117,18 @@ state = Table(
     Column("seq", Integer, nullable=False),
 )
 
+# Table 7's counts, kept by every append (consent.report_counts): distinct subjects per (institution, kind)
+# and, in the overall rows, per kind across institutions (a subject noticed at two counts once there).
+report_counts = Table(
+    "consent_report_counts",
+    metadata,
+    Column("slot", SmallInteger, primary_key=True),  # concurrent writers add to different rows; read sums them
+    Column("overall", Boolean, primary_key=True),
+    Column("institution", String(200), primary_key=True),  # '' for events filed under no institution
+    Column("kind", String(32), primary_key=True),
+    Column("subjects", BigInteger, nullable=False),
+)
+
 checkpoints = Table(
     "consent_checkpoints",
     metadata,

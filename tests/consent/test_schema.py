@@ -70,7 +70,7 @@ def _check(url: str) -> None:
     engine = make_engine(url)
     try:
         create_schema(engine)
-        assert _version(engine) == "0005"
+        assert _version(engine) == "0006"
         with engine.connect() as conn:  # the migrations make exactly the tables the code declares
             assert _drift(conn) == []
         with engine.begin() as conn:
@@ -87,7 +87,7 @@ def _check(url: str) -> None:
         assert "consent_release_members" in _tables(engine)
         create_schema(engine)
         create_schema(engine)  # a second start changes nothing
-        assert _version(engine) == "0005"
+        assert _version(engine) == "0006"
         assert "consent_release_members" not in _tables(engine)
         with engine.connect() as conn:
             assert _drift(conn) == []
