@@ -3,7 +3,7 @@ beside the query it replaced, COUNT(DISTINCT subject) per institution and kind o
 
 Setup (not timed as the figure): a fresh registry database whose ledger is bulk-loaded with N notice_sent
 events (20 institutions), a second notice for 1% of the people and an opt-out for 1.4% (Table 7), then the
-counts filled by migration 0005's statement (its time is printed: the one-off cost of the upgrade). No
+counts filled by migration 0006's statement (its time is printed: the one-off cost of the upgrade). No
 enrolment is needed: the report reads the ledger only. The answers of both are checked equal.
 
 ``python -m bench.bench_report --subjects 2500000 --backend sqlite|postgresql|both``
@@ -166,7 +166,7 @@ def bench(backend: str, subjects: int, work: Path) -> None:
             f"report {backend}: {subjects:,} subjects, {rows:,} events ({kept['ALL']['sent']:,} noticed, "
             f"{kept['ALL']['opted_out']:,} opted out, 20 institutions): registry.report() median "
             f"{median * 1000:.1f} ms, max {max(reads) * 1000:.1f} ms ({READS} reads, audited); old COUNT(DISTINCT) "
-            f"query {baseline:.2f} s (old / new {baseline / median:,.0f}x); migration 0005's fill {filled:.1f} s"
+            f"query {baseline:.2f} s (old / new {baseline / median:,.0f}x); migration 0006's fill {filled:.1f} s"
         )
         registry.engine.dispose()
     finally:
