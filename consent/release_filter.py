@@ -316,6 +316,26 @@ PERMITTED = np.zeros(len(REASONS), dtype=bool)
 PERMITTED[[CODE[r] for r in PERMIT_REASONS]] = True
 
 
+def apply_choices(
+    db: duckdb.DuckDBPyConnection,
+    looked: pa.Table,
+    choices: pa.Table,
+    dataset: str,
+    covering: frozenset[str],
+    codes: np.ndarray,
+) -> None:
+    """Set ``codes[pos]`` of each looked-up case (``looked``: pos, subject) whose subject has a choice that
+    applies to this dataset and use to the winning choice's code (``CHOICE_SQL``)."""
+    db.register("looked", looked)
+    db.register("choices", choices)
+    try:
+        found = arrow_of(db.sql(CHOICE_SQL, params={"dataset": dataset, "covering": sorted(covering)}))
+    finally:
+        db.unregister("looked")
+        db.unregister("choices")
+    codes[found.column("pos").to_numpy()] = found.column("code").to_numpy()
+
+
 def _reasons(codes: np.ndarray) -> pa.DictionaryArray:
     return pa.DictionaryArray.from_arrays(pa.array(codes, pa.uint8()), pa.array(REASONS, pa.string()))
 
@@ -402,14 +422,7 @@ def filter_current(
                     "subject": members.column("subject").take(pa.array(rows[look])),
                 }
             )
-            db.register("looked", looked)
-            db.register("choices", choices)
-            try:
-                found = arrow_of(db.sql(CHOICE_SQL, params={"dataset": dataset, "covering": sorted(covering)}))
-            finally:
-                db.unregister("looked")
-                db.unregister("choices")
-            codes[found.column("pos").to_numpy()] = found.column("code").to_numpy()
+            apply_choices(db, looked, choices, dataset, covering, codes)
         permit = np.take(PERMITTED, codes, out=_pooled(len(codes), np.bool_))
         unknown = (
             _one_chunk(arrow_of(db.sql(_UNKNOWN_CURRENT_SQL)).column("case_id"))

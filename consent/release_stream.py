@@ -35,7 +35,7 @@ from consent.aes_cmac import cmac_hex_many
 from consent.case_facts import micros
 from consent.errors import ConsentError
 from consent.membership import MembershipBuilder
-from consent.release_filter import CHOICE_SQL, CODE, LOOK, PERMITTED, REASONS, arrow_of, configure
+from consent.release_filter import CODE, LOOK, PERMITTED, REASONS, apply_choices, configure
 from schemas.consent import CHOICES, Policy
 
 MEMBER_SCHEMA = pa.schema(
@@ -252,15 +252,7 @@ def _resolve_choices(
     rows = pa.Table.from_batches(looked).combine_chunks()
     codes = rows.column("code").to_numpy(zero_copy_only=False) & (LOOK - 1)
     table = pa.table({"pos": pa.array(np.arange(rows.num_rows, dtype=np.int32)), "subject": rows.column("subject")})
-    con.register("looked", table)
-    con.register("choices", choices)
-    try:
-        found = arrow_of(con.sql(CHOICE_SQL, params={"dataset": dataset, "covering": sorted(covering)}))
-    finally:
-        con.unregister("looked")
-        con.unregister("choices")
-    codes = codes.copy()
-    codes[found.column("pos").to_numpy()] = found.column("code").to_numpy()
+    apply_choices(con, table, choices, dataset, covering, codes)
     return rows.to_batches()[0] if rows.num_rows else pa.RecordBatch.from_pylist([], rows.schema), codes
 
 
