@@ -176,7 +176,9 @@ def _drop_pg(url: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def bench_backend(backend: str, file: Path, subjects: int, work: Path, release: bool = True) -> None:
+def bench_backend(
+    backend: str, file: Path, subjects: int, work: Path, release: bool = True, baseline: bool = True
+) -> None:
     folder = work / backend
     folder.mkdir()
     if backend == "sqlite":
@@ -188,6 +190,12 @@ def bench_backend(backend: str, file: Path, subjects: int, work: Path, release: 
         print(f"  (enrolment {backend} done in {seconds:.1f} s, peak {peak_gb:.2f} GB; baseline next)", flush=True)
         if release:
             bench_release(folder, url, subjects)
+        if not baseline:
+            print(
+                f"enrolment {backend}: {subjects:,} subjects through `fairgate consent enrol` {seconds:.1f} s "
+                f"({subjects / seconds:,.0f} subjects/s), peak {peak_gb:.2f} GB (baseline skipped: --no-baseline)"
+            )
+            return
         enrolments, cases = final_rows(url, folder)
         # Room on disk for the baseline's copy: at full size each copy is tens of gigabytes.
         if backend == "sqlite":
@@ -309,6 +317,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--no-release", action="store_true", help="enrolment only (the release needs ~0.5 GB per 1M cases)"
     )
+    parser.add_argument(
+        "--no-baseline",
+        action="store_true",
+        help="skip the enrolment's bare-insert baseline (half the run at full size)",
+    )
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one)")
     args = parser.parse_args(argv)
     subjects = 100_000 if args.quick else args.subjects
@@ -318,7 +331,9 @@ def main(argv: list[str] | None = None) -> None:
         size = write_file(work / "enrol.csv", subjects)
         print(f"generated {subjects:,} rows ({size / 1e9:.2f} GB) in {time.perf_counter() - start:.0f} s")
         for backend in ("sqlite", "postgresql") if args.backend == "both" else (args.backend,):
-            bench_backend(backend, work / "enrol.csv", subjects, work, release=not args.no_release)
+            bench_backend(
+                backend, work / "enrol.csv", subjects, work, release=not args.no_release, baseline=not args.no_baseline
+            )
 
 
 if __name__ == "__main__":
