@@ -43,7 +43,6 @@ class HeldRelease:
     dataset: str
     active_until: str
     scopes: frozenset[str]
-    scheme: str
 
 
 def owed_rule(refusal: Refusal, release: HeldRelease) -> bool:
@@ -56,7 +55,7 @@ def owed_rule(refusal: Refusal, release: HeldRelease) -> bool:
 
 
 _RELEASES = text(
-    "SELECT release_id, dataset, active_until, manifest FROM consent_releases "
+    "SELECT release_id, dataset, active_until FROM consent_releases "
     "WHERE dataset IN :datasets AND active_until >= :since"
 ).bindparams(bindparam("datasets", expanding=True))
 _SCOPES = text("SELECT release_id, scope_purpose FROM consent_release_scopes WHERE release_id IN :ids").bindparams(
@@ -71,13 +70,25 @@ def _releases(conn: Connection, datasets: Sequence[str], since: str) -> dict[str
     for start in range(0, len(ids), 2000):
         for release_id, scope in conn.execute(_SCOPES, {"ids": ids[start : start + 2000]}):
             scopes[release_id].add(scope)
-    out: dict[str, HeldRelease] = {}
-    for r in rows:
-        manifest = r.manifest if isinstance(r.manifest, dict) else json.loads(r.manifest)
-        scheme = str(manifest.get("pseudonym_scheme") or CMAC_SCHEME)
-        scoped = frozenset(scopes[r.release_id])
-        out[r.release_id] = HeldRelease(r.release_id, r.dataset, r.active_until, scoped, scheme)
-    return out
+    return {
+        r.release_id: HeldRelease(r.release_id, r.dataset, r.active_until, frozenset(scopes[r.release_id]))
+        for r in rows
+    }
+
+
+_MANIFESTS = text("SELECT release_id, manifest FROM consent_releases WHERE release_id IN :ids").bindparams(
+    bindparam("ids", expanding=True)
+)
+
+
+def _schemes(conn: Connection, release_ids: Sequence[str]) -> dict[str, str]:
+    """Each release's pseudonym scheme, from its manifest (read only for the releases that owe something)."""
+    found: dict[str, str] = {}
+    for start in range(0, len(release_ids), 1000):
+        for release_id, manifest in conn.execute(_MANIFESTS, {"ids": list(release_ids[start : start + 1000])}):
+            data = manifest if isinstance(manifest, dict) else json.loads(manifest)
+            found[str(release_id)] = str(data.get("pseudonym_scheme") or CMAC_SCHEME)
+    return found
 
 
 def pseudonyms(secret: bytes, scheme: str, case_ids: Sequence[str]) -> list[str]:
@@ -123,6 +134,7 @@ def owed(conn: Connection, refusals: Sequence[Refusal], secret_of: Callable[[str
         kinds[(refusal.scope_dataset, refusal.scope_purpose, refusal.recorded_at)].add(refusal.subject)
     held = membership.held_by_release(conn, cases, {r.release_id: r.dataset for r in releases.values()})
     told = _already(conn, [h.release_id for h in held])
+    schemes = _schemes(conn, [h.release_id for h in held])
     pairs: list[tuple[str, str]] = []
     for h in held:
         release = releases[h.release_id]
@@ -136,6 +148,6 @@ def owed(conn: Connection, refusals: Sequence[Refusal], secret_of: Callable[[str
             ids = [c for c, s in zip(h.case_ids, h.subjects, strict=True) if s in reached]
         ids = sorted(set(ids))
         done = told.get(h.release_id, set())
-        names = pseudonyms(secret_of(h.release_id), release.scheme, ids)
+        names = pseudonyms(secret_of(h.release_id), schemes.get(h.release_id, CMAC_SCHEME), ids)
         pairs.extend((h.release_id, p) for p in names if p not in done)
     return pairs

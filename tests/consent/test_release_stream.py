@@ -203,7 +203,7 @@ def test_a_persons_held_cases_are_found_through_the_bitmaps(registry: ConsentReg
 
 
 def test_the_withdrawal_rule_reads_activity_dataset_and_purpose_scope() -> None:
-    release = HeldRelease("r", DATASET, "2030-01-01T00:00:00.000000Z", frozenset({"HMB", "GRU"}), "aes128-cmac-128")
+    release = HeldRelease("r", DATASET, "2030-01-01T00:00:00.000000Z", frozenset({"HMB", "GRU"}))
     at = "2029-01-01T00:00:00.000000Z"
     assert owed_rule(Refusal("s", None, None, at), release)
     assert owed_rule(Refusal("s", DATASET, "HMB", at), release)
