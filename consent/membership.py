@@ -109,16 +109,6 @@ def members(release_chunks: Iterable[tuple[int, bytes]]) -> np.ndarray:
     return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
 
 
-@dataclass(frozen=True)
-class HeldCase:
-    """A case of a person that a release holds."""
-
-    release_id: str
-    dataset: str
-    case_id: str
-    subject: str
-
-
 _CASES_OF = text(
     "SELECT subject, dataset, case_id, case_no FROM consent_cases WHERE subject IN :subjects AND case_no IS NOT NULL"
 ).bindparams(bindparam("subjects", expanding=True))
@@ -190,12 +180,3 @@ def held_by_release(
         at = np.concatenate(hits[release_id])
         out.append(Held(release_id, releases[release_id], group.case_ids[at].tolist(), group.subjects[at].tolist()))
     return out
-
-
-def held(conn: Connection, cases: Sequence[tuple[str, str, str, int]], releases: dict[str, str]) -> list[HeldCase]:
-    """:func:`held_by_release`, one row per held case."""
-    return [
-        HeldCase(h.release_id, h.dataset, case_id, subject)
-        for h in held_by_release(conn, cases, releases)
-        for case_id, subject in zip(h.case_ids, h.subjects, strict=True)
-    ]

@@ -636,9 +636,7 @@ def _releases_of(conn: Connection, subject: str, secret_of: Callable[[str], byte
         str(release_id): str(dataset)
         for release_id, dataset in conn.execute(select(r.release_id, r.dataset).where(r.dataset.in_(datasets)))
     }
-    held: dict[str, list[str]] = defaultdict(list)
-    for case in membership.held(conn, cases, candidates):
-        held[case.release_id].append(case.case_id)
+    held = {h.release_id: h.case_ids for h in membership.held_by_release(conn, cases, candidates)}
     if not held:
         return []
     ids = sorted(held)

@@ -13,10 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 from sqlalchemy import Connection, select
 
 from consent import audit, release_stream
@@ -32,7 +30,6 @@ from consent.release_filter import (
     PERMIT_REASONS,
     PSEUDONYM_SCHEME,
     STATE_SCHEMA,
-    arrow_of,
     filter_release,
 )
 from schemas.consent import REFUSALS, ReleaseManifest, ReleaseProject, format_instant, purposes, utc
@@ -46,26 +43,6 @@ class ReleaseFiles:
     custodian_map: Path  # case_id -> release_pseudonym: for the custodian's extraction, never the researcher
     unknown: Path
     manifest: Path
-
-
-def read_case_ids(path: Path) -> pa.Table:
-    """A case list from CSV (column ``case_id``, or the only column) or Parquet."""
-    if not path.exists():
-        raise ConsentError(f"case list {path} does not exist")
-    try:
-        if path.suffix.lower() in (".parquet", ".pq"):
-            table = pq.read_table(path)
-        else:
-            table = arrow_of(duckdb.read_csv(str(path), all_varchar=True, header=True))
-    except (pa.ArrowInvalid, OSError, duckdb.Error) as exc:
-        raise ConsentError(f"cannot read case list {path}: {exc}") from None
-    if "case_id" in table.column_names:
-        column = table.column("case_id")
-    elif table.num_columns == 1:
-        column = table.column(0)
-    else:
-        raise ConsentError(f"case list {path} needs a case_id column (found: {', '.join(table.column_names)})")
-    return pa.table({"case_id": column.cast(pa.string())})
 
 
 _arrow = read_arrow

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from consent import tables as t
-from consent.membership import CHUNK, MembershipBuilder, cases_of, held, members
+from consent.membership import CHUNK, MembershipBuilder, cases_of, held_by_release, members
 from consent.pseudonyms import release_pseudonym
 from consent.registry import ConsentRegistry, EnrolmentInput
 from consent.release import create_release, load_current
@@ -197,8 +197,8 @@ def test_a_persons_held_cases_are_found_through_the_bitmaps(registry: ConsentReg
     released = {r["case_id"] for r in _read_csv(tmp_path / "1" / "custodian_map.csv")}
     with registry.engine.connect() as conn:
         subjects = [registry.pseudonymiser.subject(national_id(n)) for n in range(60)]
-        found = held(conn, cases_of(conn, subjects), {first.release_id: DATASET})
-    assert {h.case_id for h in found} == released
+        found = held_by_release(conn, cases_of(conn, subjects), {first.release_id: DATASET})
+    assert {c for h in found for c in h.case_ids} == released
     assert all(h.release_id == first.release_id and h.dataset == DATASET for h in found)
 
 
