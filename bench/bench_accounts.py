@@ -124,9 +124,7 @@ def main(argv: list[str]) -> None:
         port = free_port()
         env = embedded_env(Path(tmp) / "var", port)
         fairgate(env, "load-sample")
-        fairgate(
-            env, "user", "add", "bench@ntu.edu.tw", "--role", "steward", "--password-stdin", stdin=PASSWORD + "\n"
-        )
+        fairgate(env, "user", "add", "bench@ntu.edu.tw", "--role", "steward", "--password-stdin", stdin=PASSWORD + "\n")
         with serving(env) as base:
             asyncio.run(_measure(base, sign_ins, args.clients, per_client))
 

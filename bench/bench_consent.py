@@ -31,11 +31,12 @@ import psycopg
 import pyarrow as pa
 from sqlalchemy import bindparam, select
 
+from consent import membership
 from consent import tables as consent_tables
 from consent.case_facts import micros
-from consent.database import make_engine
+from consent.database import bulk_insert, make_engine
 from consent.decide import Use
-from consent.membership import MembershipBuilder, chunk_rows
+from consent.membership import MembershipBuilder
 from consent.registry import ConsentRegistry, EnrolmentInput
 from consent.release_filter import CASE_FACTS_SCHEMA, STATE_SCHEMA, arrow_of, batched, configure, filter_current
 from consent.settings import ConsentSettings
@@ -493,18 +494,26 @@ def bench_api_appends(
 
 
 def _load_releases(url: str, releases: int, members: int, pool: int, holders: np.ndarray) -> int:
-    """``releases`` active releases of ``members`` random case numbers of ``pool`` each, written straight into
-    the registry's tables as bitmaps (bench setup: no release is decided). ``holders`` are the case numbers
-    of the opted-out people; returns how many (release, case) pairs they owe, counted in numpy."""
+    """``releases`` active releases of ``members`` random case numbers of ``pool`` each, their membership
+    written straight into the registry's tables as a release stores it (per case up to
+    ``PER_CASE_UP_TO``, bitmaps beyond; ``FAIRGATE_BENCH_MEMBERSHIP=bitmaps`` forces bitmaps). Bench
+    setup: no release is decided, and per-case rows go in in key order, which 1,000 releases made one by
+    one would not. ``holders`` are the case numbers of the opted-out people; returns how many (release,
+    case) pairs they owe, counted in numpy."""
+    bitmaps = os.environ.get("FAIRGATE_BENCH_MEMBERSHIP") == "bitmaps" or members > membership.PER_CASE_UP_TO
     rows, scopes = _release_rows(releases)
     rnd = np.random.default_rng(7)
     owed = 0
+    numbers: list[np.ndarray] = []
     engine = make_engine(url)
     try:
         with engine.begin() as conn:
             conn.execute(
                 consent_tables.releases.insert(),
-                [dict(zip(_RELEASE_COLUMNS, r, strict=True)) | {"manifest": {}} for r in rows],
+                [
+                    dict(zip(_RELEASE_COLUMNS, r, strict=True)) | {"manifest": {}, "release_no": n + 1}
+                    for n, r in enumerate(rows)
+                ],
             )
             conn.execute(
                 consent_tables.release_scopes.insert(), [{"release_id": r, "scope_purpose": c} for r, c in scopes]
@@ -512,12 +521,37 @@ def _load_releases(url: str, releases: int, members: int, pool: int, holders: np
             for r in range(releases):
                 picked = rnd.choice(pool, members, replace=False)
                 owed += int(np.count_nonzero(np.isin(picked, holders, assume_unique=True)))
-                builder = MembershipBuilder(pool)
-                builder.add(picked)
-                conn.execute(consent_tables.release_chunks.insert(), chunk_rows(f"rel-{r}", builder))
+                if bitmaps:
+                    builder = MembershipBuilder(pool)
+                    builder.add(picked)
+                    membership.store(conn, f"rel-{r}", r + 1, DATASET, builder, per_case_up_to=0)
+                else:
+                    numbers.append(picked.astype(np.int64))
+            if numbers:
+                _store_per_case(conn, numbers)
     finally:
         engine.dispose()
     return owed
+
+
+def _store_per_case(conn: Any, numbers: list[np.ndarray]) -> None:
+    """Release ``k + 1`` holds ``numbers[k]``: every row, in primary-key order, in slices."""
+    case_no = np.concatenate(numbers)
+    release_no = np.repeat(np.arange(1, len(numbers) + 1, dtype=np.int32), [len(n) for n in numbers])
+    del numbers[:]
+    order = np.lexsort((release_no, case_no))
+    case_no, release_no = case_no[order], release_no[order]
+    key = membership.dataset_key(DATASET)
+    for start in range(0, len(case_no), 5_000_000):
+        part = slice(start, start + 5_000_000)
+        table = pa.table(
+            {
+                "dataset_key": pa.array(np.full(len(case_no[part]), key, dtype=np.int32)),
+                "case_no": pa.array(case_no[part]),
+                "release_no": pa.array(release_no[part]),
+            }
+        )
+        bulk_insert(conn, consent_tables.release_cases.name, table)
 
 
 _RELEASE_COLUMNS = ("release_id", "application", "dataset", "purpose", "active_until", "created_at", "manifest")
@@ -525,17 +559,26 @@ _RELEASE_COLUMNS = ("release_id", "application", "dataset", "purpose", "active_u
 
 def _bare_reads(url: str, subjects: list[str]) -> float:
     """Baseline: the rows propagation has to read, by plain SQL: the refusing people's case rows (their
-    subject index) and every bitmap row of the releases (all runs hold one of their cases here)."""
+    subject index), the per-case membership rows of those cases, and every bitmap row of the releases (all
+    runs hold one of their cases here)."""
     engine = make_engine(url)
+    m = consent_tables.release_cases.c
     try:
         with engine.connect() as conn:
             start = time.perf_counter()
+            numbers: list[int] = []
             for first in range(0, len(subjects), 5000):
-                conn.execute(
+                numbers += conn.execute(
                     select(consent_tables.cases.c.case_no).where(
                         consent_tables.cases.c.subject.in_(subjects[first : first + 5000])
                     )
-                ).all()
+                ).scalars()
+            numbers.sort()
+            for first in range(0, len(numbers), 5000):
+                q = select(m.case_no, m.release_no).where(
+                    m.dataset_key == membership.dataset_key(DATASET), m.case_no.in_(numbers[first : first + 5000])
+                )
+                conn.execute(q).all()
             conn.execute(select(consent_tables.release_chunks.c.release_id, consent_tables.release_chunks.c.bits)).all()
             return time.perf_counter() - start
     finally:

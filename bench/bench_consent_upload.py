@@ -65,9 +65,7 @@ def main(argv: list[str]) -> None:
         port = free_port()
         env = embedded_env(Path(tmp) / "web", port)
         fairgate(env, "load-sample")
-        fairgate(
-            env, "user", "add", "bench@ntu.edu.tw", "--role", "steward", "--password-stdin", stdin=PASSWORD + "\n"
-        )
+        fairgate(env, "user", "add", "bench@ntu.edu.tw", "--role", "steward", "--password-stdin", stdin=PASSWORD + "\n")
         with serving(env) as base:
             dataset = httpx.get(base + "/api/datasets?limit=1").json()["items"][0]["guid"]
             file = Path(tmp) / "enrolments.csv"

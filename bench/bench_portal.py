@@ -48,8 +48,9 @@ def _build(data_dir: Path, subjects: int, releases: int, signers: int) -> None:
     import numpy as np
     from sqlalchemy import insert, select
 
+    from consent import membership
     from consent import tables as t
-    from consent.membership import MembershipBuilder, chunk_rows
+    from consent.membership import MembershipBuilder
     from consent.portal import PortalService
     from consent.registry import ConsentRegistry, EnrolmentInput
     from consent.settings import ConsentSettings
@@ -91,6 +92,7 @@ def _build(data_dir: Path, subjects: int, releases: int, signers: int) -> None:
     with registry.engine.begin() as conn:
         for r in range(releases):
             release_id = f"dg.TW01/{uuid.uuid4()}"
+            release_no = membership.reserve_release_number(conn)
             dataset = datasets[r % 10]
             decided = t0 + timedelta(hours=r)
             manifest = ReleaseManifest(
@@ -114,6 +116,7 @@ def _build(data_dir: Path, subjects: int, releases: int, signers: int) -> None:
             conn.execute(
                 insert(t.releases).values(
                     release_id=release_id,
+                    release_no=release_no,
                     application=manifest.application,
                     dataset=dataset,
                     purpose=manifest.purpose,
@@ -127,7 +130,7 @@ def _build(data_dir: Path, subjects: int, releases: int, signers: int) -> None:
             held = np.concatenate([numbers, [heavy_cases[dataset]] if r < HEAVY_RELEASES else []]).astype(np.int64)
             builder = MembershipBuilder(counters[dataset])
             builder.add(held)
-            conn.execute(insert(t.release_chunks), chunk_rows(release_id, builder))
+            membership.store(conn, release_id, release_no, dataset, builder)
     for s in [heavy, light, *named]:
         portal.set_password(s, PASSWORD, CLIENT)
     registry.engine.dispose()

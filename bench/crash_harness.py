@@ -35,7 +35,7 @@ import psutil
 import pyarrow as pa
 from sqlalchemy import text
 
-from consent.membership import members
+from consent.membership import release_members
 from consent.pseudonyms import taiwan_check_digit
 from consent.registry import ConsentRegistry, EnrolmentInput
 from consent.release import create_release
@@ -201,10 +201,7 @@ def _half_written(registry: ConsentRegistry) -> int:
         bad = 0
         for release_id, manifest in releases:
             cases_out = (manifest if isinstance(manifest, dict) else json.loads(manifest))["cases_out"]
-            chunks = conn.execute(
-                text("SELECT chunk, bits FROM consent_release_chunks WHERE release_id = :r"), {"r": release_id}
-            ).all()
-            bad += int(len(members([(int(c), bytes(b)) for c, b in chunks])) != cases_out)
+            bad += int(len(release_members(conn, release_id)) != cases_out)
         bad += int(
             conn.execute(
                 text(

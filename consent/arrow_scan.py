@@ -199,3 +199,5 @@ def _child_batches(path: str, sql: str, values: list[Any]) -> Iterator[pa.Record
         if child.poll() is None:  # the stream was closed early: stop the child
             child.kill()
             child.wait()
+        child.stdout.close()
+        child.stderr.close()

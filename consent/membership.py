@@ -1,25 +1,34 @@
-"""Release membership as compressed bitmaps over a dataset's case numbers, and the reads that use it.
+"""Release membership over a dataset's case numbers, stored per case or as compressed bitmaps, and its reads.
 
 Every case has a number in its dataset (``consent_cases.case_no``, handed out by
-:func:`reserve_case_numbers`). A release stores which numbers it released: for each run of 65,536 numbers
-holding any, one row of the run, encoded as roaring bitmaps do (``consent_release_chunks``, see
-:func:`encode_run`). The release
-pseudonym is a keyed function of the case id, so nothing per case is stored: a withdrawal notice or the
-portal finds a person's cases through the subject index of ``consent_cases``, tests their bits, and
-recomputes the pseudonyms with the release's secret and scheme.
+:func:`reserve_case_numbers`). A release stores which numbers it released, one of two ways (:func:`store`):
+
+- up to :data:`PER_CASE_UP_TO` cases, a row per case keyed by (dataset, case number, release) in
+  ``consent_release_cases``: a refusal finds the releases holding its person's cases by index, whatever
+  the number of active releases;
+- a larger release (a national cohort: few of them), for each run of 65,536 numbers holding any, one row
+  of the run encoded as roaring bitmaps do (``consent_release_chunks``, see :func:`encode_run`): 1,526
+  rows for 100 million cases, where a row per case cost minutes and gigabytes.
+
+The release pseudonym is a keyed function of the case id, so no pseudonym is stored: a withdrawal notice or
+the portal finds a person's cases through the subject index of ``consent_cases``, finds which releases hold
+them, and recomputes the pseudonyms with each release's secret and scheme.
 """
 
 from __future__ import annotations
 
+import hashlib
 import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pyarrow as pa
 from sqlalchemy import Connection, bindparam, select, text, tuple_
 
 from consent import tables as t
+from consent.database import bulk_insert
 
 CHUNK_BITS = 16
 CHUNK = 1 << CHUNK_BITS  # case numbers per bitmap row
@@ -57,6 +66,10 @@ class MembershipBuilder:
             self._bits = grown
         self._bits[case_nos] = True
         self.count += len(case_nos)
+
+    def numbers(self) -> np.ndarray:
+        """Every case number collected, ascending."""
+        return np.flatnonzero(self._bits)
 
     def chunks(self) -> Iterator[tuple[int, bytes]]:
         """(chunk number, encoded run) of every run holding a member (see :func:`encode_run`)."""
@@ -101,6 +114,64 @@ def run_holds(blob: bytes, offsets: np.ndarray) -> np.ndarray:
 
 def chunk_rows(release_id: str, builder: MembershipBuilder) -> list[dict[str, object]]:
     return [{"release_id": release_id, "chunk": c, "bits": b} for c, b in builder.chunks()]
+
+
+PER_CASE_UP_TO = 1_000_000
+"""The largest release whose membership is stored a row per case (an application's cohort); beyond it,
+bitmaps. At 1,000 active releases of 100,000 cases, a refusal reads the few rows of its person's cases
+where bitmaps read 1,000 runs; a national release of 100 million cases writes 1,526 rows, not 100 million."""
+
+RELEASE_SERIES = ":releases"  # the consent_case_numbers series of release numbers (no dataset GUID starts so)
+
+
+def reserve_release_number(conn: Connection) -> int:
+    """A fresh release number (see ``consent_releases.release_no``)."""
+    return reserve_case_numbers(conn, RELEASE_SERIES, 1) + 1
+
+
+def dataset_key(dataset: str) -> int:
+    """The 32-bit key of a dataset in per-case membership rows (signed, as SQL INTEGER holds it)."""
+    return int.from_bytes(hashlib.sha256(dataset.encode()).digest()[:4], "big", signed=True)
+
+
+def store(
+    conn: Connection,
+    release_id: str,
+    release_no: int,
+    dataset: str,
+    builder: MembershipBuilder,
+    per_case_up_to: int = PER_CASE_UP_TO,
+) -> None:
+    """Write a release's membership: a row per case up to ``per_case_up_to`` cases, bitmap runs beyond."""
+    numbers = builder.numbers()
+    if len(numbers) <= per_case_up_to:
+        rows = pa.table(
+            {
+                "dataset_key": pa.array(np.full(len(numbers), dataset_key(dataset), dtype=np.int32)),
+                "case_no": pa.array(numbers, pa.int64()),
+                "release_no": pa.array(np.full(len(numbers), release_no, dtype=np.int32)),
+            }
+        )
+        bulk_insert(conn, t.release_cases.name, rows)
+        return
+    chunks = chunk_rows(release_id, builder)
+    for start in range(0, len(chunks), 500):
+        conn.execute(t.release_chunks.insert(), chunks[start : start + 500])
+
+
+def release_members(conn: Connection, release_id: str) -> np.ndarray:
+    """Every case number of a release, ascending, however it is stored (audits and tests)."""
+    c = t.release_chunks.c
+    runs = conn.execute(select(c.chunk, c.bits).where(c.release_id == release_id))
+    bitmap = members((int(chunk), bytes(bits)) for chunk, bits in runs)
+    r = t.releases.c
+    found = conn.execute(select(r.release_no, r.dataset).where(r.release_id == release_id)).first()
+    if found is None or found.release_no is None:
+        return bitmap
+    m = t.release_cases.c
+    q = select(m.case_no).where(m.dataset_key == dataset_key(found.dataset), m.release_no == found.release_no)
+    per_case = np.array(conn.execute(q).scalars().all(), dtype=np.int64)
+    return np.sort(np.concatenate([bitmap, per_case]))
 
 
 def members(release_chunks: Iterable[tuple[int, bytes]]) -> np.ndarray:
@@ -154,18 +225,61 @@ def held_by_release(
     conn: Connection, cases: Sequence[tuple[str, str, str, int]], releases: dict[str, str]
 ) -> list[Held]:
     """Which of ``cases`` (as :func:`cases_of` gives them) each of ``releases`` (release id -> dataset) holds,
-    per release. Reads only the bitmap rows of the runs those cases fall in, and tests the bits where they
-    are packed: a withdrawal of 100,000 people against 1,000 releases reads 150,000 small rows."""
+    per release: the per-case rows of those cases by index, then the bitmap runs those cases fall in of the
+    releases stored as bitmaps (few), testing the bits where they are packed."""
     rows: dict[str, list[tuple[str, str, int]]] = defaultdict(list)
     for subject, dataset, case_id, case_no in cases:
         rows[dataset].append((subject, case_id, case_no))
     grouped = {dataset: _DatasetCases(r) for dataset, r in rows.items()}
-    wanted: list[tuple[str, int]] = []
-    for release_id, dataset in sorted(releases.items()):
-        if dataset in grouped:
-            wanted.extend((release_id, int(chunk)) for chunk in grouped[dataset].chunks)
     hits: dict[str, list[np.ndarray]] = defaultdict(list)
+    _per_case_hits(conn, grouped, releases, hits)
+    _bitmap_hits(conn, grouped, releases, hits)
+    out: list[Held] = []
+    for release_id in sorted(hits):
+        group = grouped[releases[release_id]]
+        at = np.unique(np.concatenate(hits[release_id]))
+        out.append(Held(release_id, releases[release_id], group.case_ids[at].tolist(), group.subjects[at].tolist()))
+    return out
+
+
+def _per_case_hits(
+    conn: Connection, grouped: dict[str, _DatasetCases], releases: dict[str, str], hits: dict[str, list[np.ndarray]]
+) -> None:
+    r = t.releases.c
+    ids = sorted(releases)
+    named: dict[int, str] = {}
+    for start in range(0, len(ids), 1000):
+        some = ids[start : start + 1000]
+        q = select(r.release_no, r.release_id).where(r.release_id.in_(some), r.release_no.is_not(None))
+        named.update((int(no), str(release_id)) for no, release_id in conn.execute(q))
+    if not named:
+        return
+    m = t.release_cases.c
+    for dataset, group in grouped.items():
+        numbers = group.numbers.tolist()
+        found: dict[str, list[int]] = defaultdict(list)
+        key = dataset_key(dataset)
+        for start in range(0, len(numbers), 5000):
+            some = numbers[start : start + 5000]
+            q = select(m.case_no, m.release_no).where(m.dataset_key == key, m.case_no.in_(some))
+            for case_no, release_no in conn.execute(q):
+                release_id = named.get(release_no)
+                if release_id is not None and releases[release_id] == dataset:
+                    found[release_id].append(case_no)
+        for release_id, held in found.items():
+            hits[release_id].append(np.searchsorted(group.numbers, np.array(held, dtype=np.int64)))
+
+
+def _bitmap_hits(
+    conn: Connection, grouped: dict[str, _DatasetCases], releases: dict[str, str], hits: dict[str, list[np.ndarray]]
+) -> None:
     c = t.release_chunks.c
+    ids = sorted(r for r, d in releases.items() if d in grouped)
+    bitmapped: list[str] = []
+    for start in range(0, len(ids), 1000):
+        q = select(c.release_id).distinct().where(c.release_id.in_(ids[start : start + 1000]))
+        bitmapped.extend(str(r) for r in conn.execute(q).scalars())
+    wanted = [(r, int(chunk)) for r in sorted(bitmapped) for chunk in grouped[releases[r]].chunks]
     for start in range(0, len(wanted), 2000):
         q = select(c.release_id, c.chunk, c.bits).where(tuple_(c.release_id, c.chunk).in_(wanted[start : start + 2000]))
         for release_id, chunk, blob in conn.execute(q):
@@ -174,9 +288,3 @@ def held_by_release(
             found = np.flatnonzero(run_holds(blob, group.numbers[first:last] & (CHUNK - 1)))
             if len(found):
                 hits[release_id].append(found + first)
-    out: list[Held] = []
-    for release_id in sorted(hits):
-        group = grouped[releases[release_id]]
-        at = np.concatenate(hits[release_id])
-        out.append(Held(release_id, releases[release_id], group.case_ids[at].tolist(), group.subjects[at].tolist()))
-    return out

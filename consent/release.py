@@ -17,13 +17,13 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 from sqlalchemy import Connection, select
 
-from consent import audit, release_stream
+from consent import audit, membership, release_stream
 from consent import tables as t
 from consent.arrow_scan import scan, stream
 from consent.audit import Actor
 from consent.database import read_arrow
 from consent.errors import ConsentError, NotFound
-from consent.membership import MembershipBuilder, chunk_rows
+from consent.membership import MembershipBuilder
 from consent.registry import ConsentRegistry, now_utc
 from consent.release_filter import (
     CASE_FACTS_SCHEMA,
@@ -163,13 +163,15 @@ def create_release(
     who: Actor | None = None,
     project: ReleaseProject | None = None,
     memory_limit: str = "2GB",
+    per_case_up_to: int = membership.PER_CASE_UP_TO,
 ) -> ReleaseManifest:
     """Filter ``cases`` (an Arrow table of ``case_id``, or a CSV or Parquet file of them) by consent now,
     write the release files and keep its manifest forever.
 
     ``project`` (the access application's title, institution, purpose and period) goes into the manifest.
     The cases stream through DuckDB within ``memory_limit`` (:mod:`consent.release_stream`), so a release
-    of 100 million cases needs no more memory than one of a thousand.
+    of 100 million cases needs no more memory than one of a thousand. Its membership is stored a row per
+    case up to ``per_case_up_to`` cases, as bitmaps beyond (:func:`consent.membership.store`).
 
     The audit row (``release.create``) commits in the same transaction as the manifest."""
     code, mods = _validate(registry, application, dataset, purpose, modifiers or [], active_until)
@@ -242,7 +244,7 @@ def create_release(
         project=project,
     )
     files.manifest.write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
-    _store(registry, manifest, covering, outcome.membership, at, who or Actor.process())
+    _store(registry, manifest, covering, outcome.membership, at, who or Actor.process(), per_case_up_to)
     return manifest
 
 
@@ -253,11 +255,14 @@ def _store(
     members: MembershipBuilder,
     at: datetime,
     who: Actor,
+    per_case_up_to: int,
 ) -> None:
     with registry.engine.begin() as conn:
+        release_no = membership.reserve_release_number(conn)
         conn.execute(
             t.releases.insert().values(
                 release_id=manifest.release_id,
+                release_no=release_no,
                 application=manifest.application,
                 dataset=manifest.dataset,
                 purpose=manifest.purpose,
@@ -279,9 +284,7 @@ def _store(
         conn.execute(
             t.release_scopes.insert(), [{"release_id": manifest.release_id, "scope_purpose": c} for c in covering]
         )
-        rows = chunk_rows(manifest.release_id, members)
-        for start in range(0, len(rows), 500):
-            conn.execute(t.release_chunks.insert(), rows[start : start + 500])
+        membership.store(conn, manifest.release_id, release_no, manifest.dataset, members, per_case_up_to)
         # Refusals recorded after the decision but before this commit must still reach the holder.
         late = (
             conn.execute(

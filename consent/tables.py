@@ -193,6 +193,10 @@ releases = Table(
     Column("active_until", INSTANT, nullable=False),
     Column("created_at", INSTANT, nullable=False),
     Column("manifest", JSON, nullable=False),
+    # A short number naming the release in its per-case membership rows (from the ":releases" series of
+    # consent_case_numbers); releases stored before revision 0007 have none (their membership is bitmaps).
+    Column("release_no", Integer),
+    Index("ux_consent_releases_release_no", "release_no", unique=True),
 )
 
 release_scopes = Table(
@@ -213,6 +217,22 @@ release_chunks = Table(
     Column("release_id", String(200), primary_key=True),
     Column("chunk", Integer, primary_key=True),
     Column("bits", LargeBinary, nullable=False),
+)
+
+release_cases = Table(
+    "consent_release_cases",
+    metadata,
+    # The membership of a release of up to consent.membership.PER_CASE_UP_TO cases: a row per case, keyed
+    # by the case so that a refusal finds the few releases holding its person's cases by index (with
+    # bitmaps alone it read one run of every active release of the dataset). Keys are numbers, so a row is
+    # about 20 bytes on SQLite: the dataset as a 32-bit hash of its GUID (consent.membership.dataset_key; a
+    # collision costs extra rows read, never a wrong answer, as each release's dataset is checked), the
+    # case number, and the release's number. Larger releases (a national cohort: few of them) keep
+    # consent_release_chunks instead.
+    Column("dataset_key", Integer, primary_key=True),
+    Column("case_no", BigInteger, primary_key=True),
+    Column("release_no", Integer, primary_key=True),
+    sqlite_with_rowid=False,
 )
 
 withdrawal_notices = Table(
@@ -258,5 +278,6 @@ APPEND_ONLY_TABLES = (
     "consent_checkpoints",
     "consent_releases",
     "consent_release_chunks",
+    "consent_release_cases",
     "consent_audit_log",
 )

@@ -1,6 +1,7 @@
-"""Streamed releases and bitmap membership: a release made through the stream (files, counts, unknown ids,
-membership) equals the in-memory filter on the same registry, on SQLite and PostgreSQL, under a memory
-budget small enough to make DuckDB spill; withdrawals reach exactly the releases an oracle finds."""
+"""Streamed releases and their membership: a release made through the stream (files, counts, unknown ids,
+membership stored per case or as bitmaps) equals the in-memory filter on the same registry, on SQLite and
+PostgreSQL, under a memory budget small enough to make DuckDB spill; withdrawals reach exactly the releases
+an oracle finds, whichever way each release's membership is stored."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from consent import tables as t
-from consent.membership import CHUNK, MembershipBuilder, cases_of, held_by_release, members
+from consent.membership import CHUNK, MembershipBuilder, cases_of, held_by_release, members, release_members
 from consent.pseudonyms import release_pseudonym
 from consent.registry import ConsentRegistry, EnrolmentInput
 from consent.release import create_release, load_current
@@ -28,6 +29,8 @@ from schemas.consent import Category, Channel, EventKind, EventRequest, purposes
 from tests.consent.subjects import DATASET, OTHER_DATASET, T0, national_id
 
 UNTIL = date.today() + timedelta(days=60)
+PER_CASE = 1_000_000  # a row per case (the default for a release of this size)
+BITMAPS = 0  # every release of this size stored as bitmap runs, as a national one is
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -87,22 +90,23 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+@pytest.mark.parametrize("per_case_up_to", [PER_CASE, BITMAPS], ids=["per-case", "bitmaps"])
 def test_a_streamed_release_equals_the_in_memory_filter_and_stores_its_membership(
-    any_registry: ConsentRegistry, tmp_path: Path
+    any_registry: ConsentRegistry, tmp_path: Path, per_case_up_to: int
 ) -> None:
-    _check_release_equals_filter(any_registry, tmp_path)
+    _check_release_equals_filter(any_registry, tmp_path, per_case_up_to)
 
 
 def test_the_policys_switches_reach_the_decision_the_database_makes(tmp_path: Path) -> None:
     settings = ConsentSettings(data_dir=tmp_path / "var", deceased_permits=False, undelivered_notice_denies=False)
     registry = ConsentRegistry.from_settings(settings)
     try:
-        _check_release_equals_filter(registry, tmp_path)
+        _check_release_equals_filter(registry, tmp_path, PER_CASE)
     finally:
         registry.engine.dispose()
 
 
-def _check_release_equals_filter(registry: ConsentRegistry, tmp_path: Path) -> None:
+def _check_release_equals_filter(registry: ConsentRegistry, tmp_path: Path, per_case_up_to: int) -> None:
     case_ids = _populate(registry, 400, seed=4)
     rnd = random.Random(9)
     requested = [*rnd.sample(case_ids, len(case_ids) * 2 // 3), "unknown-1", "unknown-2", "unknown-1"]
@@ -110,14 +114,21 @@ def _check_release_equals_filter(registry: ConsentRegistry, tmp_path: Path) -> N
     request = tmp_path / "request.csv"
     request.write_text("case_id\n" + "\n".join(requested) + "\n", encoding="utf-8")
     # 16MB: small enough that DuckDB has to hold to its budget; the result must not change
-    manifest = create_release(registry, "APP-1", DATASET, "HMB", request, tmp_path / "out", UNTIL, memory_limit="16MB")
+    manifest = create_release(
+        registry, "APP-1", DATASET, "HMB", request, tmp_path / "out", UNTIL, memory_limit="16MB",
+        per_case_up_to=per_case_up_to,
+    )  # fmt: skip
     with registry.engine.connect() as conn:
         current, choices = load_current(conn, DATASET)
-        stored = [(int(c), bytes(b)) for c, b in conn.execute(
-            select(t.release_chunks.c.chunk, t.release_chunks.c.bits).where(
-                t.release_chunks.c.release_id == manifest.release_id
-            )
-        )]  # fmt: skip
+        stored = release_members(conn, manifest.release_id)
+        chunk_rows = conn.execute(
+            select(t.release_chunks.c.chunk).where(t.release_chunks.c.release_id == manifest.release_id)
+        ).all()
+        case_rows = conn.execute(
+            select(t.release_cases.c.case_no)
+            .join(t.releases, t.releases.c.release_no == t.release_cases.c.release_no)
+            .where(t.releases.c.release_id == manifest.release_id)
+        ).all()
         query = select(t.cases.c.case_id, t.cases.c.case_no).where(t.cases.c.dataset == DATASET)
         numbers = {str(c): int(n) for c, n in conn.execute(query)}
     secret = registry.pseudonymiser.release_secret(manifest.release_id)
@@ -143,7 +154,11 @@ def _check_release_equals_filter(registry: ConsentRegistry, tmp_path: Path) -> N
     }
     assert manifest.unknown_case_ids == ["unknown-1", "unknown-2"]
     assert [r["case_id"] for r in _read_csv(tmp_path / "out" / "unknown_cases.csv")] == ["unknown-1", "unknown-2"]
-    assert members(stored).tolist() == sorted(numbers[c] for c in permitted)
+    assert stored.tolist() == sorted(numbers[c] for c in permitted)
+    if per_case_up_to >= len(permitted):
+        assert (len(case_rows), chunk_rows) == (len(permitted), [])
+    else:
+        assert case_rows == [] and len(chunk_rows) > 0
     saved = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert saved["output_sha256"] == manifest.output_sha256
     assert all(p == release_pseudonym(secret, c) for c, p in list(permitted.items())[:20])
@@ -189,17 +204,25 @@ def test_membership_bitmaps_hold_exactly_the_numbers_added_across_runs() -> None
     assert list(MembershipBuilder(10).chunks()) == []
 
 
-def test_a_persons_held_cases_are_found_through_the_bitmaps(registry: ConsentRegistry, tmp_path: Path) -> None:
+def test_a_persons_held_cases_are_found_per_case_and_through_the_bitmaps(
+    registry: ConsentRegistry, tmp_path: Path
+) -> None:
     case_ids = _populate(registry, 60, seed=5)
-    first = create_release(
-        registry, "APP-1", DATASET, "GRU", pa.table({"case_id": case_ids[:40]}), tmp_path / "1", UNTIL
-    )
-    released = {r["case_id"] for r in _read_csv(tmp_path / "1" / "custodian_map.csv")}
+    made = {}
+    for k, (picked, per_case_up_to) in enumerate([(case_ids[:40], BITMAPS), (case_ids[20:], PER_CASE)]):
+        manifest = create_release(
+            registry, f"APP-{k}", DATASET, "GRU", pa.table({"case_id": picked}), tmp_path / f"{k}", UNTIL,
+            per_case_up_to=per_case_up_to,
+        )  # fmt: skip
+        made[manifest.release_id] = {r["case_id"] for r in _read_csv(tmp_path / f"{k}" / "custodian_map.csv")}
+    asked = [registry.pseudonymiser.subject(national_id(n)) for n in range(0, 60, 2)]
     with registry.engine.connect() as conn:
-        subjects = [registry.pseudonymiser.subject(national_id(n)) for n in range(60)]
-        found = held_by_release(conn, cases_of(conn, subjects), {first.release_id: DATASET})
-    assert {c for h in found for c in h.case_ids} == released
-    assert all(h.release_id == first.release_id and h.dataset == DATASET for h in found)
+        cases = cases_of(conn, asked)
+        found = held_by_release(conn, cases, dict.fromkeys(made, DATASET))
+        theirs = {c for _, d, c, _ in cases if d == DATASET}
+    assert {h.release_id: set(h.case_ids) for h in found} == {r: c & theirs for r, c in made.items()}
+    assert all(len(h.case_ids) == len(set(h.case_ids)) and h.dataset == DATASET for h in found)
+    assert all(s in asked for h in found for s in h.subjects)
 
 
 def test_the_withdrawal_rule_reads_activity_dataset_and_purpose_scope() -> None:
@@ -221,11 +244,12 @@ def test_withdrawals_reach_exactly_the_releases_holding_the_persons_cases(
     case_ids = _populate(registry, 120, seed=7)
     rnd = random.Random(11)
     releases = {}
-    for k, purpose in enumerate(["HMB", "GRU", "HMB"]):
+    for k, (purpose, per_case_up_to) in enumerate([("HMB", BITMAPS), ("GRU", PER_CASE), ("HMB", PER_CASE)]):
         picked = rnd.sample(case_ids, len(case_ids) // 2)
         manifest = create_release(
-            registry, f"APP-{k}", DATASET, purpose, pa.table({"case_id": picked}), tmp_path / f"r{k}", UNTIL
-        )
+            registry, f"APP-{k}", DATASET, purpose, pa.table({"case_id": picked}), tmp_path / f"r{k}", UNTIL,
+            per_case_up_to=per_case_up_to,
+        )  # fmt: skip
         releases[manifest.release_id] = (purpose, {r["case_id"]: r["release_pseudonym"] for r in _read_csv(
             tmp_path / f"r{k}" / "custodian_map.csv")})  # fmt: skip
     owner = {}

@@ -39,6 +39,9 @@ def _as_made_before_alembic(engine: Engine) -> None:
     with engine.begin() as conn:
         conn.execute(text("DROP TABLE consent_alembic_version"))
         conn.execute(text("DROP TABLE consent_release_chunks"))
+        conn.execute(text("DROP TABLE consent_release_cases"))
+        conn.execute(text("DROP INDEX ux_consent_releases_release_no"))
+        conn.execute(text("ALTER TABLE consent_releases DROP COLUMN release_no"))
         conn.execute(text("DROP TABLE consent_case_numbers"))
         conn.execute(text("DROP INDEX ux_consent_cases_dataset_case_no"))
         for column in (*COLUMNS, "case_no"):
@@ -70,7 +73,7 @@ def _check(url: str) -> None:
     engine = make_engine(url)
     try:
         create_schema(engine)
-        assert _version(engine) == "0006"
+        assert _version(engine) == "0007"
         with engine.connect() as conn:  # the migrations make exactly the tables the code declares
             assert _drift(conn) == []
         with engine.begin() as conn:
@@ -87,7 +90,7 @@ def _check(url: str) -> None:
         assert "consent_release_members" in _tables(engine)
         create_schema(engine)
         create_schema(engine)  # a second start changes nothing
-        assert _version(engine) == "0006"
+        assert _version(engine) == "0007"
         assert "consent_release_members" not in _tables(engine)
         with engine.connect() as conn:
             assert _drift(conn) == []
