@@ -195,7 +195,7 @@ def _clients(port: int, subjects: list[str], stop: threading.Event, clients: int
 
 
 def _half_written(registry: ConsentRegistry) -> int:
-    """Releases whose member rows do not match their manifest, and withdrawal notices without items."""
+    """Releases whose member rows do not match their manifest, and withdrawal notices naming no pseudonym."""
     with registry.engine.connect() as conn:
         releases = conn.execute(text("SELECT r.release_id, r.manifest FROM consent_releases r")).all()
         bad = 0
@@ -204,10 +204,7 @@ def _half_written(registry: ConsentRegistry) -> int:
             bad += int(len(release_members(conn, release_id)) != cases_out)
         bad += int(
             conn.execute(
-                text(
-                    "SELECT count(*) FROM consent_withdrawal_notices n WHERE NOT EXISTS "
-                    "(SELECT 1 FROM consent_withdrawal_items i WHERE i.notice_id = n.notice_id)"
-                )
+                text("SELECT count(*) FROM consent_withdrawal_notices WHERE length(pseudonyms) = 0")
             ).scalar_one()
         )
     return bad

@@ -19,9 +19,9 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import Connection, select, tuple_
+from sqlalchemy import Connection, select
 
-from consent import audit, membership, withdrawals
+from consent import audit, membership, notice_lists, withdrawals
 from consent import tables as t
 from consent.audit import Actor
 from consent.decide import Use
@@ -653,24 +653,18 @@ def _releases_of(conn: Connection, subject: str, secret_of: Callable[[str], byte
     ]
     # The notices of those releases (few), then which of them name this person's pseudonyms (by key).
     n = t.withdrawal_notices.c
-    sent: dict[str, tuple[str, str, str | None]] = {}
-    for start in range(0, len(ids), 1000):
-        q = select(n.notice_id, n.release_id, n.created_at, n.acknowledged_at).where(
-            n.release_id.in_(ids[start : start + 1000])
-        )
-        for notice_id, release_id, created, acked in conn.execute(q):
-            sent[notice_id] = (release_id, created, acked)
     mine: dict[str, list[str]] = defaultdict(list)
     for release_id, pseudonym in pairs:
         mine[release_id].append(pseudonym)
-    wanted = [(notice_id, p) for notice_id, (release_id, _, _) in sent.items() for p in mine[release_id]]
+    # The notices of those releases (few), and which of them name this person's pseudonyms.
     notices: dict[str, dict[str, NoticeState]] = defaultdict(dict)
-    i = t.withdrawal_items.c
-    for start in range(0, len(wanted), 1000):
-        named = select(i.notice_id).where(tuple_(i.notice_id, i.release_pseudonym).in_(wanted[start : start + 1000]))
-        for (notice_id,) in conn.execute(named):
-            release_id, created, acked = sent[notice_id]
-            notices[release_id][notice_id] = NoticeState(notice_id, parse_instant(created), _at(acked))
+    for start in range(0, len(ids), 1000):
+        q = select(n.notice_id, n.release_id, n.created_at, n.acknowledged_at, n.pseudonyms).where(
+            n.release_id.in_(ids[start : start + 1000])
+        )
+        for notice_id, release_id, created, acked, packed in conn.execute(q):
+            if notice_lists.holds(packed, mine[release_id]).any():
+                notices[release_id][notice_id] = NoticeState(notice_id, parse_instant(created), _at(acked))
     uses: list[ReleaseUse] = []
     for start in range(0, len(ids), 1000):
         rows = conn.execute(select(t.releases).where(t.releases.c.release_id.in_(ids[start : start + 1000])))

@@ -20,13 +20,11 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pyarrow as pa
 from sqlalchemy import Connection, Engine, and_, func, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from consent import audit, case_facts, membership, pg_append, report_counts, withdrawals
+from consent import audit, case_facts, membership, notice_lists, pg_append, report_counts, withdrawals
 from consent import tables as t
 from consent.audit import Actor
 from consent.checkpoints import (
@@ -39,7 +37,7 @@ from consent.checkpoints import (
     delta_hash,
     read_witness,
 )
-from consent.database import bulk_insert, create_schema, make_engine
+from consent.database import create_schema, make_engine
 from consent.decide import Use
 from consent.errors import ConsentError, IdempotencyConflict, NotFound
 from consent.ledger import ChainBreak, checkpoint_hash, sealed_from_payload, verify_chain
@@ -578,24 +576,18 @@ class ConsentRegistry:
         if not grouped:
             return
         created = format_instant(moment)
-        # In key order (notice id, then pseudonym): the items' B-trees then grow at a few points instead of
-        # one random page per pseudonym (a bulk opt-out owed a million rows).
-        notices = sorted((str(uuid.uuid4()), release_id) for release_id in grouped)
         conn.execute(
             t.withdrawal_notices.insert(),
-            [{"notice_id": n, "release_id": r, "created_at": created} for n, r in notices],
+            [
+                {
+                    "notice_id": str(uuid.uuid4()),
+                    "release_id": release_id,
+                    "created_at": created,
+                    "pseudonyms": notice_lists.pack(names),
+                }
+                for release_id, names in sorted(grouped.items())
+            ],
         )
-        listed = [sorted(grouped[r]) for _, r in notices]
-        counts = [len(p) for p in listed]
-        # Items go in as columns (COPY on PostgreSQL): a bulk opt-out can owe hundreds of thousands.
-        items = pa.table(
-            {
-                "notice_id": pa.array(np.repeat(np.array([n for n, _ in notices], dtype=object), counts), pa.string()),
-                "release_id": pa.array(np.repeat(np.array([r for _, r in notices], dtype=object), counts), pa.string()),
-                "release_pseudonym": pa.array([p for names in listed for p in names], pa.string()),
-            }
-        )
-        bulk_insert(conn, t.withdrawal_items.name, items)
 
     def propagate_withdrawals(self, event_ids: Sequence[str], now: datetime | None = None) -> None:
         """Re-run propagation for stored refusal events (idempotent: notified pseudonyms are skipped)."""
@@ -993,20 +985,12 @@ class ConsentRegistry:
         if pending_only:
             q = q.where(t.withdrawal_notices.c.acknowledged_at.is_(None))
         notices = conn.execute(q).all()
-        items: dict[str, list[str]] = defaultdict(list)
-        ids = [n.notice_id for n in notices]
-        for chunk in _chunks(ids):
-            iq = select(t.withdrawal_items.c.notice_id, t.withdrawal_items.c.release_pseudonym).where(
-                t.withdrawal_items.c.notice_id.in_(chunk)
-            )
-            for nid, p in conn.execute(iq):
-                items[nid].append(p)
         return [
             WithdrawalNotice(
                 notice_id=n.notice_id,
                 release_id=n.release_id,
                 created_at=parse_instant(n.created_at),
-                release_pseudonyms=sorted(items[n.notice_id]),
+                release_pseudonyms=notice_lists.unpack(n.pseudonyms),
                 acknowledged_at=parse_instant(n.acknowledged_at) if n.acknowledged_at else None,
                 acknowledged_by=n.acknowledged_by,
             )

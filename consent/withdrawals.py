@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 from sqlalchemy import Connection, bindparam, text
 
-from consent import membership
+from consent import membership, notice_lists
 from consent.aes_cmac import cmac_hex_many
 from consent.pseudonyms import release_pseudonym
 
@@ -100,18 +100,17 @@ def pseudonyms(secret: bytes, scheme: str, case_ids: Sequence[str]) -> list[str]
     return [release_pseudonym(secret, c, scheme) for c in case_ids]
 
 
-_ITEMS = text(
-    "SELECT n.release_id, i.release_pseudonym FROM consent_withdrawal_notices n "
-    "JOIN consent_withdrawal_items i ON i.notice_id = n.notice_id WHERE n.release_id IN :ids"
-).bindparams(bindparam("ids", expanding=True))
+_NOTIFIED = text("SELECT release_id, pseudonyms FROM consent_withdrawal_notices WHERE release_id IN :ids").bindparams(
+    bindparam("ids", expanding=True)
+)
 
 
 def _already(conn: Connection, release_ids: Sequence[str]) -> dict[str, set[str]]:
     """The pseudonyms each release's holder was already told of (few: notices are rare)."""
     found: dict[str, set[str]] = defaultdict(set)
     for start in range(0, len(release_ids), 1000):
-        for release_id, pseudonym in conn.execute(_ITEMS, {"ids": list(release_ids[start : start + 1000])}):
-            found[str(release_id)].add(str(pseudonym))
+        for release_id, packed in conn.execute(_NOTIFIED, {"ids": list(release_ids[start : start + 1000])}):
+            found[str(release_id)].update(notice_lists.unpack(packed))
     return found
 
 

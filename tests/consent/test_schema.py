@@ -14,6 +14,7 @@ from sqlalchemy.exc import DatabaseError
 from consent.case_facts import COLUMNS
 from consent.database import create_schema, make_engine
 from consent.membership import members
+from consent.notice_lists import unpack
 from consent.tables import metadata
 
 
@@ -67,13 +68,32 @@ def _as_made_before_alembic(engine: Engine) -> None:
             )
         )
         conn.execute(text("INSERT INTO consent_release_members VALUES ('r1', 'c1', 's1', 'p1')"))
+        conn.execute(text("ALTER TABLE consent_withdrawal_notices DROP COLUMN pseudonyms"))
+        conn.execute(
+            text(
+                "CREATE TABLE consent_withdrawal_items (notice_id VARCHAR(36) NOT NULL, release_id VARCHAR(200) "
+                "NOT NULL, release_pseudonym VARCHAR(32) NOT NULL, PRIMARY KEY (notice_id, release_pseudonym))"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO consent_withdrawal_notices (notice_id, release_id, created_at) "
+                "VALUES ('n1', 'r1', '2021-01-01T00:00:00.000000Z'), ('n2', 'r1', '2021-01-02T00:00:00.000000Z')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO consent_withdrawal_items VALUES ('n1', 'r1', '" + "b" * 32 + "'), "
+                "('n1', 'r1', '" + "0a" * 16 + "'), ('n2', 'r1', '" + "f" * 32 + "')"
+            )
+        )
 
 
 def _check(url: str) -> None:
     engine = make_engine(url)
     try:
         create_schema(engine)
-        assert _version(engine) == "0007"
+        assert _version(engine) == "0008"
         with engine.connect() as conn:  # the migrations make exactly the tables the code declares
             assert _drift(conn) == []
         with engine.begin() as conn:
@@ -90,7 +110,7 @@ def _check(url: str) -> None:
         assert "consent_release_members" in _tables(engine)
         create_schema(engine)
         create_schema(engine)  # a second start changes nothing
-        assert _version(engine) == "0007"
+        assert _version(engine) == "0008"
         assert "consent_release_members" not in _tables(engine)
         with engine.connect() as conn:
             assert _drift(conn) == []
@@ -99,6 +119,7 @@ def _check(url: str) -> None:
             ).all()
             chunks = conn.execute(text("SELECT chunk, bits FROM consent_release_chunks WHERE release_id = 'r1'")).all()
             numbered = conn.execute(text("SELECT dataset, next_case_no FROM consent_case_numbers")).all()
+            packed = conn.execute(text("SELECT notice_id, pseudonyms FROM consent_withdrawal_notices ORDER BY 1")).all()
             counters = {str(d): int(n) for d, n in numbered}
         # the rows survived with their facts added, numbered in their dataset by case id
         assert [tuple(r) for r in kept] == [
@@ -108,6 +129,9 @@ def _check(url: str) -> None:
         ]
         assert counters == {"d": 2, "e": 1}
         assert members([(c, bytes(b)) for c, b in chunks]).tolist() == [1]  # the member row became its bit
+        # each notice's item rows became its packed list, in order
+        assert [(n, unpack(bytes(p))) for n, p in packed] == [("n1", ["0a" * 16, "b" * 32]), ("n2", ["f" * 32])]
+        assert "consent_withdrawal_items" not in _tables(engine)
     finally:
         engine.dispose()
 

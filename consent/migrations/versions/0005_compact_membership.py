@@ -97,7 +97,8 @@ def upgrade() -> None:
         op.drop_index("ix_consent_release_members_subject_cover", table_name="consent_release_members", if_exists=True)
         op.drop_table("consent_release_members")
     # A notice names one release: its items are found through it, and a second index only slowed inserts.
-    if "ix_consent_withdrawal_items_release" in {
+    # (A database stamped at an earlier revision may already be past 0008, which drops the items table.)
+    if "consent_withdrawal_items" in inspector.get_table_names() and "ix_consent_withdrawal_items_release" in {
         ix["name"] for ix in inspector.get_indexes("consent_withdrawal_items")
     }:
         op.drop_index("ix_consent_withdrawal_items_release", table_name="consent_withdrawal_items")
