@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +136,32 @@ def _driver_sql(conn: Connection, sql: str, params: dict[str, Any]) -> tuple[str
     if conn.dialect.name == "postgresql":
         return re.sub(r":(\w+)", r"%(\1)s", sql), params
     return sql, params
+
+
+def fetch_in(
+    conn: Connection, sql: str, fixed: Sequence[Any], values: Sequence[Any], array: str, size: int = 5000
+) -> list[Any]:
+    """The rows of ``sql`` for every one of ``values``, through the driver's own cursor, ``size`` values a
+    statement. ``sql`` marks a scalar parameter ``{p}`` (bound from ``fixed``, in order) and the list
+    test ``{in}``: ``= ANY(%s::<array>)`` on PostgreSQL (``array`` is ``bigint[]`` or ``text[]``, so the
+    index is used whatever type the driver would guess), ``IN (?, …)`` on SQLite. For reads of many
+    thousand rows, where SQLAlchemy's rows and its expanding IN cost more than the query."""
+    raw: Any = conn.connection.dbapi_connection
+    cursor = raw.cursor()
+    found: list[Any] = []
+    postgres = conn.dialect.name == "postgresql"
+    try:
+        for start in range(0, len(values), size):
+            some = list(values[start : start + size])
+            if postgres:
+                cursor.execute(sql.format(p="%s", **{"in": f"= ANY(%s::{array})"}), (*fixed, some))
+            else:
+                marks = ", ".join("?" * len(some))
+                cursor.execute(sql.format(p="?", **{"in": f"IN ({marks})"}), (*fixed, *some))
+            found.extend(cursor.fetchall())
+    finally:
+        cursor.close()
+    return found
 
 
 def bulk_insert(conn: Connection, table: str, rows: pa.Table) -> None:

@@ -22,14 +22,13 @@ import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from sqlalchemy import Connection, bindparam, select, text, tuple_
+from sqlalchemy import Connection, select, text, tuple_
 
 from consent import tables as t
-from consent.database import bulk_insert
+from consent.database import bulk_insert, fetch_in
 
 CHUNK_BITS = 16
 CHUNK = 1 << CHUNK_BITS  # case numbers per bitmap row
@@ -181,21 +180,13 @@ def members(release_chunks: Iterable[tuple[int, bytes]]) -> np.ndarray:
     return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
 
 
-_CASES_OF = text(
-    "SELECT subject, dataset, case_id, case_no FROM consent_cases WHERE subject IN :subjects AND case_no IS NOT NULL"
-).bindparams(bindparam("subjects", expanding=True))
+_CASES_OF = "SELECT subject, dataset, case_id, case_no FROM consent_cases WHERE case_no IS NOT NULL AND subject {in}"
 
 
 def cases_of(conn: Connection, subjects: Sequence[str]) -> list[tuple[str, str, str, int]]:
     """(subject, dataset, case id, case number) of every case of ``subjects`` (the subject index)."""
-    found: list[tuple[str, str, str, int]] = []
-    ordered = sorted(set(subjects))
-    for start in range(0, len(ordered), 5000):
-        found.extend(
-            (str(s), str(d), str(c), int(n))
-            for s, d, c, n in conn.execute(_CASES_OF, {"subjects": ordered[start : start + 5000]})
-        )
-    return found
+    rows: list[tuple[str, str, str, int]] = fetch_in(conn, _CASES_OF, (), sorted(set(subjects)), "text[]")
+    return rows
 
 
 class _DatasetCases:
@@ -256,43 +247,28 @@ def _per_case_hits(
     if not named:
         return
     for dataset, group in grouped.items():
-        rows = _per_case_rows(conn, dataset_key(dataset), group.numbers.tolist())
-        if not rows:
-            continue
-        case_nos, release_nos = (np.array(column, dtype=np.int64) for column in zip(*rows, strict=True))
-        order = np.argsort(release_nos, kind="stable")
-        case_nos, release_nos = case_nos[order], release_nos[order]
-        starts = np.flatnonzero(np.r_[True, release_nos[1:] != release_nos[:-1]])
-        for first, last in zip(starts.tolist(), [*starts[1:].tolist(), len(release_nos)], strict=True):
-            release_id = named.get(int(release_nos[first]))
+        for release_no, held in _per_case_rows(conn, dataset_key(dataset), group.numbers.tolist()).items():
+            release_id = named.get(release_no)
             if release_id is not None and releases[release_id] == dataset:
-                hits[release_id].append(np.searchsorted(group.numbers, case_nos[first:last]))
+                hits[release_id].append(np.searchsorted(group.numbers, np.sort(held)))
 
 
-_PER_CASE = "SELECT case_no, release_no FROM consent_release_cases WHERE dataset_key = "
+# Grouped by release in the database: a bulk opt-out's million rows come back as one list per release
+# and chunk, not a million tuples (whose allocation alone kept Python's collector busy for a second).
+_PER_CASE = {
+    "sqlite": "SELECT release_no, group_concat(case_no) FROM consent_release_cases "
+    "WHERE dataset_key = {p} AND case_no {in} GROUP BY release_no",
+    "postgresql": "SELECT release_no, string_agg(case_no::text, ',') FROM consent_release_cases "
+    "WHERE dataset_key = {p} AND case_no {in} GROUP BY release_no",
+}
 
 
-def _per_case_rows(conn: Connection, key: int, numbers: list[int]) -> list[tuple[int, int]]:
-    """(case number, release number) of the per-case rows of ``numbers`` in the dataset keyed ``key``,
-    through the driver's own cursor: a bulk opt-out reads a million of them, and SQLAlchemy's rows cost a
-    microsecond each on top."""
-    raw: Any = conn.connection.dbapi_connection
-    cursor = raw.cursor()
-    found: list[tuple[int, int]] = []
-    try:
-        for start in range(0, len(numbers), 5000):
-            some = numbers[start : start + 5000]
-            if conn.dialect.name == "postgresql":
-                sql = (
-                    "SELECT case_no, release_no FROM consent_release_cases WHERE dataset_key = %s AND case_no = ANY(%s)"
-                )
-                cursor.execute(sql, (key, some))
-            else:
-                cursor.execute(_PER_CASE + f"? AND case_no IN ({', '.join('?' * len(some))})", (key, *some))
-            found.extend(cursor.fetchall())
-    finally:
-        cursor.close()
-    return found
+def _per_case_rows(conn: Connection, key: int, numbers: list[int]) -> dict[int, np.ndarray]:
+    """Release number -> the case numbers among ``numbers`` it holds, in the dataset keyed ``key``."""
+    found: dict[int, list[np.ndarray]] = defaultdict(list)
+    for release_no, listed in fetch_in(conn, _PER_CASE[conn.dialect.name], (key,), numbers, "bigint[]"):
+        found[int(release_no)].append(np.array(listed.split(","), dtype=np.int64))
+    return {release_no: np.concatenate(parts) for release_no, parts in found.items()}
 
 
 def _bitmap_hits(

@@ -37,7 +37,7 @@ from consent.checkpoints import (
     delta_hash,
     read_witness,
 )
-from consent.database import create_schema, make_engine
+from consent.database import create_schema, fetch_in, make_engine
 from consent.decide import Use
 from consent.errors import ConsentError, IdempotencyConflict, NotFound
 from consent.ledger import ChainBreak, checkpoint_hash, sealed_from_payload, verify_chain
@@ -593,14 +593,13 @@ class ConsentRegistry:
         """Re-run propagation for stored refusal events (idempotent: notified pseudonyms are skipped)."""
 
         def work(conn: Connection) -> None:
-            refusals: list[Refusal] = []
-            kinds = [k.value for k in REFUSALS]
-            e = t.events.c
-            for chunk in _chunks(list(event_ids)):
-                q = select(e.subject, e.scope_dataset, e.scope_purpose, e.recorded_at).where(
-                    e.event_id.in_(chunk), e.kind.in_(kinds)
-                )
-                refusals.extend(Refusal(*row) for row in conn.execute(q))
+            sql = (
+                "SELECT subject, scope_dataset, scope_purpose, recorded_at, kind FROM consent_events "
+                "WHERE event_id {in}"
+            )
+            kinds = {k.value for k in REFUSALS}
+            rows = fetch_in(conn, sql, (), list(event_ids), "text[]")
+            refusals = [Refusal(s, d, p, str(at)) for s, d, p, at, kind in rows if kind in kinds]
             self._propagate_withdrawals(conn, refusals, utc(now or now_utc()))
 
         self._retrying(work)
