@@ -511,7 +511,8 @@ def _load_releases(url: str, releases: int, members: int, pool: int, holders: np
             conn.execute(
                 consent_tables.releases.insert(),
                 [
-                    dict(zip(_RELEASE_COLUMNS, r, strict=True)) | {"manifest": {}, "release_no": n + 1}
+                    dict(zip(_RELEASE_COLUMNS, r, strict=True))
+                    | {"manifest": {}, "release_no": None if bitmaps else n + 1}
                     for n, r in enumerate(rows)
                 ],
             )
@@ -524,7 +525,7 @@ def _load_releases(url: str, releases: int, members: int, pool: int, holders: np
                 if bitmaps:
                     builder = MembershipBuilder(pool)
                     builder.add(picked)
-                    membership.store(conn, f"rel-{r}", r + 1, DATASET, builder, per_case_up_to=0)
+                    membership.store(conn, f"rel-{r}", None, DATASET, builder)
                 else:
                     numbers.append(picked.astype(np.int64))
             if numbers:

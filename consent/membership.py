@@ -134,17 +134,16 @@ def dataset_key(dataset: str) -> int:
     return int.from_bytes(hashlib.sha256(dataset.encode()).digest()[:4], "big", signed=True)
 
 
-def store(
-    conn: Connection,
-    release_id: str,
-    release_no: int,
-    dataset: str,
-    builder: MembershipBuilder,
-    per_case_up_to: int = PER_CASE_UP_TO,
-) -> None:
-    """Write a release's membership: a row per case up to ``per_case_up_to`` cases, bitmap runs beyond."""
-    numbers = builder.numbers()
-    if len(numbers) <= per_case_up_to:
+def kept_per_case(builder: MembershipBuilder, per_case_up_to: int = PER_CASE_UP_TO) -> bool:
+    """Whether a release of these members keeps them a row per case (then it needs a release number)."""
+    return builder.count <= per_case_up_to
+
+
+def store(conn: Connection, release_id: str, release_no: int | None, dataset: str, builder: MembershipBuilder) -> None:
+    """Write a release's membership: a row per case when it has a release number (:func:`kept_per_case`),
+    bitmap runs when it has none."""
+    if release_no is not None:
+        numbers = builder.numbers()
         rows = pa.table(
             {
                 "dataset_key": pa.array(np.full(len(numbers), dataset_key(dataset), dtype=np.int32)),
@@ -214,43 +213,60 @@ class Held:
 
 
 def held_by_release(
-    conn: Connection, cases: Sequence[tuple[str, str, str, int]], releases: dict[str, str]
+    conn: Connection,
+    cases: Sequence[tuple[str, str, str, int]],
+    releases: dict[str, str] | None = None,
+    active_since: str | None = None,
 ) -> list[Held]:
-    """Which of ``cases`` (as :func:`cases_of` gives them) each of ``releases`` (release id -> dataset) holds,
-    per release: the per-case rows of those cases by index, then the bitmap runs those cases fall in of the
-    releases stored as bitmaps (few), testing the bits where they are packed."""
+    """Which of ``cases`` (as :func:`cases_of` gives them) each release holds, per release: of ``releases``
+    (release id -> dataset) if given, else of every release of their datasets (active at ``active_since``
+    if given). Reads the per-case rows of those cases by index, which name the releases holding them, then
+    the bitmap runs those cases fall in of the releases stored as bitmaps (few), testing the bits where
+    they are packed: the cost follows the releases that hold the cases, not all active releases."""
     rows: dict[str, list[tuple[str, str, int]]] = defaultdict(list)
     for subject, dataset, case_id, case_no in cases:
         rows[dataset].append((subject, case_id, case_no))
     grouped = {dataset: _DatasetCases(r) for dataset, r in rows.items()}
     hits: dict[str, list[np.ndarray]] = defaultdict(list)
-    _per_case_hits(conn, grouped, releases, hits)
-    _bitmap_hits(conn, grouped, releases, hits)
+    found: dict[str, str] = {}
+    _per_case_hits(conn, grouped, releases, active_since, hits, found)
+    _bitmap_hits(conn, grouped, _bitmapped(conn, grouped, releases, active_since), hits, found)
     out: list[Held] = []
     for release_id in sorted(hits):
-        group = grouped[releases[release_id]]
+        group = grouped[found[release_id]]
         at = np.unique(np.concatenate(hits[release_id]))
-        out.append(Held(release_id, releases[release_id], group.case_ids[at].tolist(), group.subjects[at].tolist()))
+        out.append(Held(release_id, found[release_id], group.case_ids[at].tolist(), group.subjects[at].tolist()))
     return out
 
 
+_NAMED = "SELECT release_no, release_id, dataset FROM consent_releases WHERE active_until >= {p} AND release_no {in}"
+
+
 def _per_case_hits(
-    conn: Connection, grouped: dict[str, _DatasetCases], releases: dict[str, str], hits: dict[str, list[np.ndarray]]
+    conn: Connection,
+    grouped: dict[str, _DatasetCases],
+    releases: dict[str, str] | None,
+    active_since: str | None,
+    hits: dict[str, list[np.ndarray]],
+    found: dict[str, str],
 ) -> None:
-    r = t.releases.c
-    ids = sorted(releases)
-    named: dict[int, str] = {}
-    for start in range(0, len(ids), 1000):
-        some = ids[start : start + 1000]
-        q = select(r.release_no, r.release_id).where(r.release_id.in_(some), r.release_no.is_not(None))
-        named.update((int(no), str(release_id)) for no, release_id in conn.execute(q))
-    if not named:
-        return
-    for dataset, group in grouped.items():
-        for release_no, held in _per_case_rows(conn, dataset_key(dataset), group.numbers.tolist()).items():
-            release_id = named.get(release_no)
-            if release_id is not None and releases[release_id] == dataset:
-                hits[release_id].append(np.searchsorted(group.numbers, np.sort(held)))
+    held = {
+        dataset: _per_case_rows(conn, dataset_key(dataset), group.numbers.tolist())
+        for dataset, group in grouped.items()
+    }
+    numbers = sorted({no for per_release in held.values() for no in per_release})
+    named = {
+        int(no): (str(release_id), str(dataset))
+        for no, release_id, dataset in fetch_in(conn, _NAMED, (active_since or "",), numbers, "bigint[]")
+    }
+    for dataset, per_release in held.items():
+        group = grouped[dataset]
+        for release_no, case_nos in per_release.items():
+            release_id, of = named.get(release_no, ("", ""))
+            # the dataset key is a hash: a release of another dataset may share it
+            if of == dataset and (releases is None or releases.get(release_id) == dataset):
+                hits[release_id].append(np.searchsorted(group.numbers, np.sort(case_nos)))
+                found[release_id] = dataset
 
 
 # Grouped by release in the database: a bulk opt-out's million rows come back as one list per release
@@ -271,21 +287,36 @@ def _per_case_rows(conn: Connection, key: int, numbers: list[int]) -> dict[int, 
     return {release_no: np.concatenate(parts) for release_no, parts in found.items()}
 
 
+def _bitmapped(
+    conn: Connection, grouped: dict[str, _DatasetCases], releases: dict[str, str] | None, active_since: str | None
+) -> dict[str, str]:
+    """The releases stored as bitmaps (no release number) among ``releases``, or of the datasets."""
+    r = t.releases.c
+    q = select(r.release_id, r.dataset).where(r.release_no.is_(None), r.dataset.in_(sorted(grouped)))
+    if active_since is not None:
+        q = q.where(r.active_until >= active_since)
+    return {
+        str(release_id): str(dataset)
+        for release_id, dataset in conn.execute(q)
+        if releases is None or releases.get(str(release_id)) == dataset
+    }
+
+
 def _bitmap_hits(
-    conn: Connection, grouped: dict[str, _DatasetCases], releases: dict[str, str], hits: dict[str, list[np.ndarray]]
+    conn: Connection,
+    grouped: dict[str, _DatasetCases],
+    releases: dict[str, str],
+    hits: dict[str, list[np.ndarray]],
+    found: dict[str, str],
 ) -> None:
     c = t.release_chunks.c
-    ids = sorted(r for r, d in releases.items() if d in grouped)
-    bitmapped: list[str] = []
-    for start in range(0, len(ids), 1000):
-        q = select(c.release_id).distinct().where(c.release_id.in_(ids[start : start + 1000]))
-        bitmapped.extend(str(r) for r in conn.execute(q).scalars())
-    wanted = [(r, int(chunk)) for r in sorted(bitmapped) for chunk in grouped[releases[r]].chunks]
+    wanted = [(r, int(chunk)) for r in sorted(releases) for chunk in grouped[releases[r]].chunks]
     for start in range(0, len(wanted), 2000):
         q = select(c.release_id, c.chunk, c.bits).where(tuple_(c.release_id, c.chunk).in_(wanted[start : start + 2000]))
         for release_id, chunk, blob in conn.execute(q):
             group = grouped[releases[release_id]]
             first, last = group.bounds[int(chunk)]
-            found = np.flatnonzero(run_holds(blob, group.numbers[first:last] & (CHUNK - 1)))
-            if len(found):
-                hits[release_id].append(found + first)
+            at = np.flatnonzero(run_holds(blob, group.numbers[first:last] & (CHUNK - 1)))
+            if len(at):
+                hits[release_id].append(at + first)
+                found[release_id] = releases[release_id]

@@ -630,13 +630,8 @@ def _releases_of(conn: Connection, subject: str, secret_of: Callable[[str], byte
     cases = membership.cases_of(conn, [subject])
     if not cases:
         return []
-    datasets = sorted({dataset for _, dataset, _, _ in cases})
     r = t.releases.c
-    candidates = {
-        str(release_id): str(dataset)
-        for release_id, dataset in conn.execute(select(r.release_id, r.dataset).where(r.dataset.in_(datasets)))
-    }
-    held = {h.release_id: h.case_ids for h in membership.held_by_release(conn, cases, candidates)}
+    held = {h.release_id: h.case_ids for h in membership.held_by_release(conn, cases)}
     if not held:
         return []
     ids = sorted(held)

@@ -258,7 +258,8 @@ def _store(
     per_case_up_to: int,
 ) -> None:
     with registry.engine.begin() as conn:
-        release_no = membership.reserve_release_number(conn)
+        per_case = membership.kept_per_case(members, per_case_up_to)
+        release_no = membership.reserve_release_number(conn) if per_case else None
         conn.execute(
             t.releases.insert().values(
                 release_id=manifest.release_id,
@@ -284,7 +285,7 @@ def _store(
         conn.execute(
             t.release_scopes.insert(), [{"release_id": manifest.release_id, "scope_purpose": c} for c in covering]
         )
-        membership.store(conn, manifest.release_id, release_no, manifest.dataset, members, per_case_up_to)
+        membership.store(conn, manifest.release_id, release_no, manifest.dataset, members)
         # Refusals recorded after the decision but before this commit must still reach the holder.
         late = (
             conn.execute(

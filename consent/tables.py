@@ -194,7 +194,7 @@ releases = Table(
     Column("created_at", INSTANT, nullable=False),
     Column("manifest", JSON, nullable=False),
     # A short number naming the release in its per-case membership rows (from the ":releases" series of
-    # consent_case_numbers); releases stored before revision 0007 have none (their membership is bitmaps).
+    # consent_case_numbers); a release whose membership is bitmaps has none (so do all before revision 0007).
     Column("release_no", Integer),
     Index("ux_consent_releases_release_no", "release_no", unique=True),
 )

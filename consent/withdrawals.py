@@ -13,10 +13,11 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from sqlalchemy import Connection, bindparam, text
+from sqlalchemy import Connection, Row, bindparam, text
 
 from consent import membership, notice_lists
 from consent.aes_cmac import cmac_hex_many
@@ -54,21 +55,21 @@ def owed_rule(refusal: Refusal, release: HeldRelease) -> bool:
     )
 
 
-_RELEASES = text(
-    "SELECT release_id, dataset, active_until FROM consent_releases "
-    "WHERE dataset IN :datasets AND active_until >= :since"
-).bindparams(bindparam("datasets", expanding=True))
+_RELEASES = text("SELECT release_id, dataset, active_until FROM consent_releases WHERE release_id IN :ids").bindparams(
+    bindparam("ids", expanding=True)
+)
 _SCOPES = text("SELECT release_id, scope_purpose FROM consent_release_scopes WHERE release_id IN :ids").bindparams(
     bindparam("ids", expanding=True)
 )
 
 
-def _releases(conn: Connection, datasets: Sequence[str], since: str) -> dict[str, HeldRelease]:
-    rows = conn.execute(_RELEASES, {"datasets": list(datasets), "since": since}).all()
+def _releases(conn: Connection, ids: Sequence[str]) -> dict[str, HeldRelease]:
+    rows: list[Row[Any]] = []
     scopes: dict[str, set[str]] = defaultdict(set)
-    ids = [r.release_id for r in rows]
     for start in range(0, len(ids), 2000):
-        for release_id, scope in conn.execute(_SCOPES, {"ids": ids[start : start + 2000]}):
+        some = list(ids[start : start + 2000])
+        rows += conn.execute(_RELEASES, {"ids": some}).all()
+        for release_id, scope in conn.execute(_SCOPES, {"ids": some}):
             scopes[release_id].add(scope)
     return {
         r.release_id: HeldRelease(r.release_id, r.dataset, r.active_until, frozenset(scopes[r.release_id]))
@@ -123,15 +124,17 @@ def owed(conn: Connection, refusals: Sequence[Refusal], secret_of: Callable[[str
     if not cases:
         return []
     since = min(r.recorded_at for r in refusals)
-    releases = _releases(conn, sorted({d for _, d, _, _ in cases}), since)
-    if not releases:
+    # The releases holding those cases (active at the first refusal), found through the cases themselves:
+    # one opt-out against 1,000 active releases reads the few that hold its person.
+    held = membership.held_by_release(conn, cases, active_since=since)
+    if not held:
         return []
+    releases = _releases(conn, [h.release_id for h in held])
     # The rule reads a refusal's scope and time only: refusals alike in those are decided once per release
     # (a bulk opt-out is one kind), not once per person.
     kinds: dict[tuple[str | None, str | None, str], set[str]] = defaultdict(set)
     for refusal in refusals:
         kinds[(refusal.scope_dataset, refusal.scope_purpose, refusal.recorded_at)].add(refusal.subject)
-    held = membership.held_by_release(conn, cases, {r.release_id: r.dataset for r in releases.values()})
     told = _already(conn, [h.release_id for h in held])
     schemes = _schemes(conn, [h.release_id for h in held])
     pairs: list[tuple[str, str]] = []
