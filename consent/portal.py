@@ -646,7 +646,6 @@ def _releases_of(conn: Connection, subject: str, secret_of: Callable[[str], byte
             secret_of(release_id), schemes.get(release_id) or withdrawals.CMAC_SCHEME, held[release_id]
         )
     ]
-    # The notices of those releases (few), then which of them name this person's pseudonyms (by key).
     n = t.withdrawal_notices.c
     mine: dict[str, list[str]] = defaultdict(list)
     for release_id, pseudonym in pairs:
