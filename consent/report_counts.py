@@ -57,8 +57,10 @@ def increments(
 
 # The batch's events are the write statement's ``%(events)s``; the ledger as this statement sees it holds
 # none of them (every part of one statement reads the snapshot taken before it), so repeats within the
-# batch are folded by DISTINCT and repeats of stored events by NOT EXISTS. Each NOT EXISTS is a probe of
-# the subject's events (OFFSET 0 keeps it a per-row probe whatever generic plan is cached; see pg_append).
+# batch are folded by DISTINCT and repeats of stored events by NOT EXISTS. Each NOT EXISTS reads the
+# subject's few events through the subject index and filters them: the OFFSET 0 fence keeps the kind test
+# out of the scan. Left to the planner, the probe also took the (kind, institution) index, whose every
+# entry of a kind is read per probe: 10,000 opt-outs appended after 10,000 others cost 22 s, not 2 s.
 # Rows are added in key order so two writers that share a slot lock its rows in one order.
 PG_TALLY = f"""
 reported AS (
@@ -72,12 +74,12 @@ tally AS (
     FROM (
         SELECT false AS overall, r.institution, r.kind FROM reported r
         WHERE NOT EXISTS (
-            SELECT 1 FROM consent_events e
-            WHERE e.subject = r.subject AND e.kind = r.kind AND coalesce(e.institution, '{NONE}') = r.institution
-            OFFSET 0)
+            SELECT 1 FROM (SELECT kind, institution FROM consent_events WHERE subject = r.subject OFFSET 0) e
+            WHERE e.kind = r.kind AND coalesce(e.institution, '{NONE}') = r.institution)
         UNION ALL
         SELECT true, '{NONE}', r.kind FROM (SELECT DISTINCT subject, kind FROM reported) r
-        WHERE NOT EXISTS (SELECT 1 FROM consent_events e WHERE e.subject = r.subject AND e.kind = r.kind OFFSET 0)
+        WHERE NOT EXISTS (
+            SELECT 1 FROM (SELECT kind FROM consent_events WHERE subject = r.subject OFFSET 0) e WHERE e.kind = r.kind)
     ) n
     GROUP BY n.overall, n.institution, n.kind
     ORDER BY n.overall, n.institution, n.kind
