@@ -13,7 +13,7 @@ import secrets
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Set
 from dataclasses import astuple, dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -427,6 +427,9 @@ class ConsentRegistry:
         if not todo:
             return [_row_to_event(existing[str(key)]) for key in keys]
         institutions = _institutions(enrolled)
+        # People with no event before this batch have refused nothing before it: propagation need not
+        # look up their first refusal (a bulk of new opt-outs skips the look-up entirely).
+        never_refused = frozenset(s for s in subjects if heads[s][0] == 0)
         normalise = purposes().normalise
         recorded = format_instant(moment)
         new_events: list[ConsentEvent] = []
@@ -471,7 +474,7 @@ class ConsentRegistry:
             self._count_for_report(conn, new_events)  # before the write: "first" means among stored events
             self._write_events(conn, rows, advanced)
             self._update_state(conn, new_events)
-        self._propagate_withdrawals(conn, refusals, moment)
+        self._propagate_withdrawals(conn, refusals, moment, never_refused)
         return [by_index[i] if i in by_index else _row_to_event(existing[str(key)]) for i, key in enumerate(keys)]
 
     @staticmethod
@@ -561,11 +564,15 @@ class ConsentRegistry:
         conn.execute(upsert.returning(t.state.c.subject), rows)
         case_facts.apply_events(conn, new_events)
 
-    def _propagate_withdrawals(self, conn: Connection, refusals: Sequence[Refusal], moment: datetime) -> None:
+    def _propagate_withdrawals(
+        self, conn: Connection, refusals: Sequence[Refusal], moment: datetime, never_refused: Set[str] = frozenset()
+    ) -> None:
         """For every active release holding a refusing subject's case whose scope covers the release, one
-        notice per release listing the released pseudonyms not already notified (:mod:`consent.withdrawals`)."""
+        notice per release listing the released pseudonyms not already notified (:mod:`consent.withdrawals`);
+        ``never_refused``: subjects known to have no stored refusal but these."""
         if refusals:
-            self._notify(conn, withdrawals.owed(conn, refusals, self.pseudonymiser.release_secret), moment)
+            owed = withdrawals.owed(conn, refusals, self.pseudonymiser.release_secret, never_refused)
+            self._notify(conn, owed, moment)
 
     @staticmethod
     def _notify(conn: Connection, owed: Sequence[tuple[str, str]], moment: datetime) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass
 
 import numpy as np
@@ -92,17 +92,20 @@ _NOTIFIED = "SELECT release_id, pseudonyms FROM consent_withdrawal_notices WHERE
 # with it, PostgreSQL also read the kind index, every stored opt-out per batch; see report_counts.PG_TALLY).
 # (SQLite's planner has no such fence, nor needs it: it probes the subject index.)
 _FIRST_REFUSAL = (
-    "SELECT min(recorded_at) FROM (SELECT kind, recorded_at FROM consent_events WHERE subject {{in}}{{fence}}) e "
+    "SELECT min(recorded_at) FROM (SELECT kind, recorded_at FROM consent_events WHERE subject {{in}}{fence}) e "
     "WHERE kind IN ({kinds})"
-).format(kinds=", ".join(f"'{k.value}'" for k in sorted(REFUSALS)))
+)
+_REFUSAL_KINDS = ", ".join(f"'{k.value}'" for k in sorted(REFUSALS))
 
 
-def _first_refusal(conn: Connection, refusals: Sequence[Refusal]) -> str:
+def _first_refusal(conn: Connection, refusals: Sequence[Refusal], never_refused: Set[str]) -> str:
     """When the earliest refusal of the refusing people was recorded: the ledger's (these refusals are
-    stored before they are propagated) or, if earlier, the refusals' own."""
+    stored before they are propagated) or, if earlier, the refusals' own. Subjects in ``never_refused``
+    have no other refusal and are not looked up."""
     fence = " OFFSET 0" if conn.dialect.name == "postgresql" else ""
-    sql = _FIRST_REFUSAL.replace("{fence}", fence)
-    stored = fetch_in(conn, sql, (), sorted({r.subject for r in refusals}), "text[]")
+    sql = _FIRST_REFUSAL.format(fence=fence, kinds=_REFUSAL_KINDS)
+    others = sorted({r.subject for r in refusals} - never_refused)
+    stored = fetch_in(conn, sql, (), others, "text[]") if others else []
     times = [str(at) for (at,) in stored if at is not None]
     return min([*times, *(r.recorded_at for r in refusals)])
 
@@ -120,9 +123,15 @@ def _already(conn: Connection, release_ids: Sequence[str], since: str) -> dict[s
     return found
 
 
-def owed(conn: Connection, refusals: Sequence[Refusal], secret_of: Callable[[str], bytes]) -> list[tuple[str, str]]:
+def owed(
+    conn: Connection,
+    refusals: Sequence[Refusal],
+    secret_of: Callable[[str], bytes],
+    never_refused: Set[str] = frozenset(),
+) -> list[tuple[str, str]]:
     """(release id, pseudonym) pairs owed for ``refusals`` and not yet notified; ``secret_of`` gives a
-    release's secret (the registry's pseudonymiser)."""
+    release's secret (the registry's pseudonymiser); ``never_refused``: subjects the caller knows had no
+    stored refusal before these (a chain that began with this batch)."""
     if not refusals:
         return []
     cases = membership.cases_of(conn, sorted({r.subject for r in refusals}))
@@ -140,7 +149,7 @@ def owed(conn: Connection, refusals: Sequence[Refusal], secret_of: Callable[[str
     kinds: dict[tuple[str | None, str | None, str], set[str]] = defaultdict(set)
     for refusal in refusals:
         kinds[(refusal.scope_dataset, refusal.scope_purpose, refusal.recorded_at)].add(refusal.subject)
-    told = _already(conn, [h.release_id for h in held], _first_refusal(conn, refusals))
+    told = _already(conn, [h.release_id for h in held], _first_refusal(conn, refusals, never_refused))
     pairs: list[tuple[str, str]] = []
     for h in held:
         release = releases[h.release_id]
